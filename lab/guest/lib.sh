@@ -1,0 +1,225 @@
+# Helpers for lab scenarios. Sourced (bash) by lab/guest/stage2 before each
+# scenario, and by the interactive `lab/run --shell`.
+#
+# A scenario is a bash script in lab/scenarios/. It runs as root in the guest
+# chroot; sysfs, /dev and /proc are the guest kernel's. It reports with the check_*
+# functions below: every check prints one line, "ok - ..." or "FAIL - ...", and the
+# scenario fails if any check failed or if the script exits non-zero. Scenarios do
+# not run under `set -e`, so one failed check does not hide the next ones; use
+# `fatal` to stop early when continuing makes no sense.
+
+LAB_CHECKS=0
+LAB_FAILS=0
+LAB_TMP=${LAB_TMP:-$(mktemp -d /tmp/lab.XXXXXX)}
+GPUMON_BIN=${GPUMON_BIN:-${LAB_REPO:-}/.build/release/gpumon}
+
+lab_begin() { # NAME: called by stage2 before the scenario is sourced
+  LAB_SCENARIO=$1
+  trap lab_end EXIT
+  echo "# scenario $1 (kernel $(uname -r))"
+}
+
+lab_end() {
+  local rc=$?
+  trap - EXIT
+  if [ "$LAB_FAILS" -gt 0 ]; then
+    echo "# FAILED: $LAB_FAILS of $LAB_CHECKS checks failed"
+    exit 1
+  elif [ "$rc" -ne 0 ]; then
+    echo "# FAILED: scenario exited with status $rc after $LAB_CHECKS checks"
+    exit "$rc"
+  elif [ "$LAB_CHECKS" -eq 0 ]; then
+    echo "# FAILED: scenario made no checks"
+    exit 1
+  fi
+  echo "# passed: $LAB_CHECKS checks"
+  exit 0
+}
+
+# --- reporting ---------------------------------------------------------------
+
+ok() { LAB_CHECKS=$((LAB_CHECKS + 1)); echo "ok - $*"; }
+
+not_ok() { # DESC [DETAIL...]
+  LAB_CHECKS=$((LAB_CHECKS + 1)); LAB_FAILS=$((LAB_FAILS + 1))
+  echo "FAIL - $1"
+  shift
+  local l
+  for l in "$@"; do printf '       %s\n' "$l"; done
+}
+
+fatal() { not_ok "$@"; echo "# stopping: fatal check failed"; exit 1; }
+
+note() { echo "# $*"; }
+
+# check_eq DESC ACTUAL EXPECTED
+check_eq() {
+  if [ "$2" = "$3" ]; then ok "$1 ($2)"
+  else not_ok "$1" "expected: '$3'" "actual:   '$2'"; fi
+}
+
+# check_ne DESC ACTUAL UNEXPECTED
+check_ne() {
+  if [ "$2" != "$3" ]; then ok "$1 ($2)"
+  else not_ok "$1" "must not be: '$3'"; fi
+}
+
+# check_match DESC ACTUAL EXTENDED-REGEX
+check_match() {
+  if [[ "$2" =~ $3 ]]; then ok "$1 ($2)"
+  else not_ok "$1" "expected to match: $3" "actual: '$2'"; fi
+}
+
+# check_cmd DESC CMD...: CMD must exit 0
+check_cmd() {
+  local desc=$1 out rc; shift
+  out=$("$@" 2>&1); rc=$?
+  if [ $rc -eq 0 ]; then ok "$desc"
+  else not_ok "$desc" "command: $*" "exit status $rc" "${out:-<no output>}"; fi
+}
+
+# check_rc DESC EXPECTED-STATUS CMD...
+check_rc() {
+  local desc=$1 want=$2 out rc; shift 2
+  out=$("$@" 2>&1); rc=$?
+  if [ $rc -eq "$want" ]; then ok "$desc (exit $rc)"
+  else not_ok "$desc" "command: $*" "expected exit $want, got $rc" "${out:-<no output>}"; fi
+}
+
+# --- reading sysfs independently of gpumon -------------------------------------
+# Under TCG every exec of a dynamically linked program costs 30-300 ms, so these
+# helpers use bash builtins only (read, cd -P, globbing) and never exec.
+
+pci_path() { echo "/sys/bus/pci/devices/$1"; }
+
+pci_exists() { [ -e "/sys/bus/pci/devices/$1" ]; }
+
+# pci_attr BDF ATTR: the attribute's first line, "<absent>" or "<unreadable>"
+pci_attr() {
+  local f=/sys/bus/pci/devices/$1/$2 v=
+  [ -e "$f" ] || { echo "<absent>"; return 0; }
+  if { read -r v || true; } <"$f" 2>/dev/null; then echo "$v"; else echo "<unreadable>"; fi
+}
+
+# link_name PATH: last component of the symlink's target, or "none"
+link_name() { ( cd -P "$1" 2>/dev/null && echo "${PWD##*/}" ) || echo none; }
+
+# pci_driver BDF: name of the bound driver, or "none"
+pci_driver() { link_name "/sys/bus/pci/devices/$1/driver"; }
+
+# pci_group BDF: IOMMU group number, or "none"
+pci_group() { link_name "/sys/bus/pci/devices/$1/iommu_group"; }
+
+# pci_ids BDF: "vvvv:dddd" in lower case, without 0x
+pci_ids() {
+  local v d
+  read -r v <"/sys/bus/pci/devices/$1/vendor"; read -r d <"/sys/bus/pci/devices/$1/device"
+  echo "${v#0x}:${d#0x}"
+}
+
+# pci_group_members N: the BDFs in IOMMU group N, one a line, sorted
+pci_group_members() {
+  local d
+  for d in /sys/kernel/iommu_groups/"$1"/devices/*; do [ -e "$d" ] && echo "${d##*/}"; done
+}
+
+# pci_find IDS [CLASS-PREFIX]: BDFs with vendor:device IDS, one a line
+pci_find() {
+  local d
+  for d in /sys/bus/pci/devices/*; do
+    d=${d##*/}
+    [ "$(pci_ids "$d")" = "$1" ] || continue
+    [ -z "${2:-}" ] || [[ "$(pci_attr "$d" class)" == "$2"* ]] || continue
+    echo "$d"
+  done
+}
+
+# pci_bind_vfio BDF: the guide's manual procedure, step by step, as an operator
+# would type it: driver_override, unbind from the current driver, drivers_probe.
+pci_bind_vfio() {
+  local dev=/sys/bus/pci/devices/$1
+  echo vfio-pci >"$dev/driver_override" || return 1
+  if [ -e "$dev/driver" ]; then echo "$1" >"$dev/driver/unbind" || return 1; fi
+  echo "$1" >/sys/bus/pci/drivers_probe || return 1
+}
+
+# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds
+wait_until() {
+  local limit=$1 i=0; shift
+  while ! "$@" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -ge $((limit * 10)) ] && return 1
+    sleep 0.1
+  done
+}
+
+# --- gpumon ---------------------------------------------------------------------
+
+lab_need_gpumon() {
+  [ -x "$GPUMON_BIN" ] || fatal "gpumon binary present at $GPUMON_BIN" \
+    "build it on the host with 'swift build -c release' or set GPUMON_BIN"
+}
+
+# lab_write_config [PATH]: the lab's standard config (the GPU by IDs, with companions)
+lab_write_config() {
+  local p=${1:-/etc/gpumon/gpumon.toml}
+  mkdir -p "$(dirname "$p")"
+  cat >"$p" <<'EOF'
+[[gpu]]
+ids = ["1234:1111"]
+companions = true
+EOF
+}
+
+# gpumon_json ARGS...: runs `gpumon ARGS`, stdout to $LAB_TMP/out.json, stderr to
+# $LAB_TMP/err; sets GPUMON_RC; loads every device field into the array JDEV (one
+# jq run: jq costs ~0.3 s per exec under TCG). Sets GPUMON_JSON_OK=1 if stdout was
+# JSON with a "devices" array of objects. Prints nothing.
+declare -A JDEV=()
+gpumon_json() {
+  local a k v
+  "$GPUMON_BIN" "$@" >"$LAB_TMP/out.json" 2>"$LAB_TMP/err"
+  GPUMON_RC=$?
+  JDEV=()
+  GPUMON_JSON_OK=0
+  jq -r '
+    .devices[] | .address as $a | to_entries[]
+    | [$a, .key, (if (.value | type) == "string" then .value else (.value | tojson) end)]
+    | @tsv' "$LAB_TMP/out.json" >"$LAB_TMP/out.tsv" 2>/dev/null || return 0
+  GPUMON_JSON_OK=1
+  while IFS=$'\t' read -r a k v; do JDEV["$a|$k"]=$v; done <"$LAB_TMP/out.tsv"
+  return 0
+}
+
+# jdev BDF FIELD: the field of device BDF in the last gpumon_json output.
+# Strings print raw, null as "null", arrays/objects as compact JSON;
+# "<no-device>" if gpumon did not list BDF, "<no-field>" if the device lacks FIELD.
+jdev() {
+  if [ -n "${JDEV["$1|$2"]+x}" ]; then echo "${JDEV["$1|$2"]}"
+  elif [ -n "${JDEV["$1|address"]+x}" ]; then echo "<no-field>"
+  else echo "<no-device>"; fi
+}
+
+# jaddrs: addresses gpumon listed in the last gpumon_json output, sorted
+jaddrs() {
+  local k
+  for k in "${!JDEV[@]}"; do [ "${k#*|}" = address ] && echo "${k%%|*}"; done | sort
+}
+
+# --- udev -------------------------------------------------------------------------
+
+# lab_udevd_start: systemd-udevd in the chroot (it refuses without the variable).
+lab_udevd_start() {
+  mkdir -p /run/udev/rules.d
+  SYSTEMD_IGNORE_CHROOT=1 /lib/systemd/systemd-udevd --daemon || return 1
+  wait_until 10 udevadm control --ping
+}
+
+# lab_uevents_start FILE: record kernel uevents (with properties) to FILE in the background.
+lab_uevents_start() {
+  SYSTEMD_IGNORE_CHROOT=1 udevadm monitor --kernel --property --subsystem-match=pci >"$1" 2>&1 &
+  LAB_UEVENT_PID=$!
+  sleep 0.5
+}
+
+lab_uevents_stop() { [ -n "${LAB_UEVENT_PID:-}" ] && kill "$LAB_UEVENT_PID" 2>/dev/null; wait "$LAB_UEVENT_PID" 2>/dev/null; LAB_UEVENT_PID=; }
