@@ -1,0 +1,50 @@
+# gpumon — see README.md. `make run` and `make test` install what they need on a fresh Debian 12 machine.
+
+SWIFT        ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+BIN          := .build/release/gpumon
+# `make run` uses the installed config when there is one, else the example shipped in docs/.
+CONFIG       ?= $(if $(wildcard /etc/gpumon/gpumon.toml),/etc/gpumon/gpumon.toml,docs/gpumon.example.toml)
+
+.PHONY: all deps build release run test unit lab install clean
+
+all: build
+
+deps:
+	scripts/install-build-deps
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# Builds release, then shows every PCI device of this host and what the config selects.
+# Exit 1 from status only means a selected device is not on vfio-pci yet: report it, don't fail.
+run: release
+	@echo "== gpumon check-config --config $(CONFIG)"
+	@$(BIN) check-config --config $(CONFIG)
+	@echo
+	@echo "== gpumon status --all --config $(CONFIG)"
+	@$(BIN) status --all --config $(CONFIG); rc=$$?; \
+	  if [ $$rc -eq 1 ]; then echo "(exit 1: a selected device is not ok, or the config selects nothing here)"; \
+	  elif [ $$rc -ne 0 ]; then exit $$rc; fi
+
+# Every test: unit and CLI tests, then the kernel lab (a real kernel under QEMU).
+test: unit lab
+
+unit: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+lab: release
+	lab/setup-deps
+	GPUMON_BIN=$(CURDIR)/$(BIN) lab/run
+
+install: release
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gpumon
+	install -D -m 0644 docs/gpumon.example.toml $(DESTDIR)/etc/gpumon/gpumon.toml.example
+
+clean:
+	rm -rf .build .build-lab

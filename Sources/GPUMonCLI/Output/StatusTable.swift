@@ -1,0 +1,47 @@
+import GPUMonCore
+
+/// The people-facing rendering of a ``StatusReport``.
+enum StatusTable {
+    static func render(_ report: StatusReport) -> String {
+        let target = report.devices.first?.targetDriver ?? "vfio-pci"
+        var text = "source: \(report.source) (daemon not running)  config: \(report.config)  target driver: \(target)\n"
+        if report.devices.isEmpty {
+            text += "no device selected: check the [[gpu]] entries with 'gpumon check-config'\n"
+        }
+        var table = TextTable(header: ["ADDRESS", "ID", "CLASS", "DRIVER", "STATE", "GROUP", "RESET", "NAME"])
+        for device in report.devices {
+            var state = device.state.rawValue
+            if let primary = device.companionOf { state += " (companion of \(primary))" }
+            if let excluded = device.excluded { state += " (excluded: \(excluded))" }
+            table.rows.append([
+                device.address.description,
+                device.vendor.flatMap { vendor in device.device.map { "\(vendor):\($0)" } } ?? "-",
+                device.pciClass.map { classLabel($0) } ?? "-",
+                device.driver ?? "-",
+                state,
+                device.iommuGroup.map(String.init) ?? "-",
+                device.resetMethods.map { $0.isEmpty ? "none" : $0.joined(separator: ",") } ?? "?",
+                (device.name ?? "") + (device.bootVGA ? " [boot VGA]" : ""),
+            ])
+        }
+        if !report.devices.isEmpty { text += table.render() }
+        var groups: [Int: (Bool, [String])] = [:]
+        for device in report.devices where device.selected {
+            if let group = device.iommuGroup, let viable = device.groupViable {
+                groups[group] = (viable, (device.groupBlockers ?? []).map(\.description))
+            }
+        }
+        for (group, (viable, blockers)) in groups.sorted(by: { $0.key < $1.key }) {
+            text += viable
+                ? "IOMMU group \(group): viable\n"
+                : "IOMMU group \(group): NOT viable: unselected \(blockers.joined(separator: ", ")) on a host driver\n"
+        }
+        for problem in report.problems { text += "problem: \(problem)\n" }
+        return text
+    }
+
+    private static func classLabel(_ raw: String) -> String {
+        guard raw.hasPrefix("0x"), let value = UInt32(raw.dropFirst(2), radix: 16) else { return raw }
+        return PCIClass(rawValue: value).shortName
+    }
+}

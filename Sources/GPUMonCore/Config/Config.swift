@@ -1,0 +1,63 @@
+/// gpumon's configuration, as read from `/etc/gpumon/gpumon.toml`. Every key is documented in
+/// `docs/configuration.md`; defaults here are the documented ones.
+public struct Config: Sendable, Equatable {
+    /// `[daemon]`.
+    public struct Daemon: Sendable, Equatable {
+        /// The driver every selected function is kept on.
+        public var targetDriver = "vfio-pci"
+        /// Whether the boot VGA device (the host console) may be selected.
+        public var allowBootVGA = false
+        public var socket = "/run/gpumon/gpumon.sock"
+        public var stateDir = "/var/lib/gpumon"
+        public init() {}
+    }
+
+    /// One `[[gpu]]` entry: a rule that selects functions by ID and/or address.
+    public struct GPU: Sendable, Equatable {
+        public var ids: [PCIID] = []
+        public var addresses: [PCIAddress] = []
+        /// Also take the other functions of the same slot (HDMI audio, USB-C…).
+        public var companions = true
+        public var resetAfterStop: ResetAfterStop = .auto
+        public var resetMethods: [ResetMethod] = ResetMethod.defaultOrder
+        /// The config line of the `[[gpu]]` header, for messages.
+        public var line: Int = 0
+        public init() {}
+    }
+
+    /// `[reset]`: the per-device reset budget.
+    public struct Reset: Sendable, Equatable {
+        public var maxResets = 3
+        public var window: Duration = .seconds(600)
+        public var minInterval: Duration = .seconds(30)
+        public init() {}
+    }
+
+    /// `[libvirt]`.
+    public struct Libvirt: Sendable, Equatable {
+        public var logDirs = ["/var/log/libvirt/qemu", "/var/log/kolla/libvirt/qemu"]
+        public init() {}
+    }
+
+    /// `[alerts]`.
+    public struct Alerts: Sendable, Equatable {
+        /// A program run on each alert (no shell); `nil` when unset.
+        public var command: String?
+        /// A Prometheus node_exporter textfile path; `nil` when unset.
+        public var textfile: String?
+        public init() {}
+    }
+
+    public var daemon = Daemon()
+    public var gpus: [GPU] = []
+    public var reset = Reset()
+    public var libvirt = Libvirt()
+    public var alerts = Alerts()
+    /// Where the config was read from, for messages.
+    public var source = ""
+
+    public init() {}
+
+    /// The default location.
+    public static let defaultPath = "/etc/gpumon/gpumon.toml"
+}

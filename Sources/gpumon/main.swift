@@ -1,0 +1,3 @@
+import GPUMonCLI
+
+await GPUMonMain.main()
