@@ -35,11 +35,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Host preparation: OS and boot-mode detection, the passthrough setup plan (grub, modules, modprobe,
+        // initramfs) and the doctor's checks.
+        .target(
+            name: "GPUMonHost",
+            dependencies: [
+                "GPUMonCore",
+                "HostFS",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
         // The command-line layer: parses arguments, builds dependencies, formats output.
         .target(
             name: "GPUMonCLI",
             dependencies: [
                 "GPUMonCore",
+                "GPUMonHost",
                 "HostFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -60,6 +72,11 @@ let package = Package(
         .testTarget(
             name: "GPUMonCoreTests",
             dependencies: ["GPUMonCore", "HostFS", "GPUMonTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "GPUMonHostTests",
+            dependencies: ["GPUMonHost", "GPUMonCore", "HostFS", "GPUMonTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

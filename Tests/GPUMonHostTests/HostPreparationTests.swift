@@ -1,0 +1,8 @@
+import GPUMonHost
+import Testing
+
+@Suite struct HostPreparationTests {
+    @Test func moduleLinks() {
+        #expect(String(describing: HostPreparation.self) == "HostPreparation")
+    }
+}
