@@ -17,12 +17,29 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Files under an injectable root: sysfs, /etc, /proc. The only module that calls libc for file I/O.
         .target(
             name: "HostFS",
             dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
+        // libudev, imported only by the Udev wrapper.
+        .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+        // A uevent monitor as an AsyncSequence; no C types in its API.
+        .target(
+            name: "Udev",
+            dependencies: ["CUdev", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
+        // libsystemd (sd_notify, sd_journal_sendv), imported only by the Systemd wrapper.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(
+            name: "Systemd",
+            dependencies: ["CSystemd"],
             swiftSettings: strict
         ),
         // The model (PCI devices read from sysfs), the config and the pure policy (selection, state).
@@ -32,6 +49,22 @@ let package = Package(
                 "HostFS",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strict
+        ),
+        // The daemon: event sources, the enforcer, the executor, alerts, metrics, the control socket.
+        .target(
+            name: "GPUMonDaemon",
+            dependencies: [
+                "GPUMonCore",
+                "HostFS",
+                "Udev",
+                "Systemd",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -52,6 +85,7 @@ let package = Package(
             dependencies: [
                 "GPUMonCore",
                 "GPUMonHost",
+                "GPUMonDaemon",
                 "HostFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -72,6 +106,12 @@ let package = Package(
         .testTarget(
             name: "GPUMonCoreTests",
             dependencies: ["GPUMonCore", "HostFS", "GPUMonTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "GPUMonDaemonTests",
+            dependencies: ["GPUMonDaemon", "GPUMonCore", "HostFS", "GPUMonTestSupport", "Udev",
+                .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -2,9 +2,16 @@ import GPUMonCore
 
 /// The people-facing rendering of a ``StatusReport``.
 enum StatusTable {
-    static func render(_ report: StatusReport) -> String {
+    static func render(_ report: StatusReport, daemonNote: String? = nil) -> String {
         let target = report.devices.first?.targetDriver ?? "vfio-pci"
-        var text = "source: \(report.source) (daemon not running)  config: \(report.config)  target driver: \(target)\n"
+        var source = report.source
+        if let daemon = report.daemon {
+            source += " (pid \(daemon.pid), up \(Int(daemon.uptimeSeconds))s, \(daemon.eventsSeen) events, "
+            source += "uevents from \(daemon.ueventSource)" + (daemon.dryRun ? ", DRY RUN" : "") + ")"
+        } else if daemonNote == nil {
+            source += " (daemon not running)"
+        }
+        var text = "source: \(source)  config: \(report.config)  target driver: \(target)\n"
         if report.devices.isEmpty {
             text += "no device selected: check the [[gpu]] entries with 'gpumon check-config'\n"
         }
@@ -13,6 +20,7 @@ enum StatusTable {
             var state = device.state.rawValue
             if let primary = device.companionOf { state += " (companion of \(primary))" }
             if let excluded = device.excluded { state += " (excluded: \(excluded))" }
+            if let note = device.note { state += " (\(note))" }
             table.rows.append([
                 device.address.description,
                 device.vendor.flatMap { vendor in device.device.map { "\(vendor):\($0)" } } ?? "-",
@@ -37,6 +45,11 @@ enum StatusTable {
                 : "IOMMU group \(group): NOT viable: unselected \(blockers.joined(separator: ", ")) on a host driver\n"
         }
         for problem in report.problems { text += "problem: \(problem)\n" }
+        if let daemon = report.daemon {
+            for alert in daemon.lastAlerts.suffix(5) {
+                text += "alert: \(alert.kind) \(alert.address ?? "-"): \(alert.message)\n"
+            }
+        }
         return text
     }
 

@@ -9,6 +9,14 @@ public struct Config: Sendable, Equatable {
         public var allowBootVGA = false
         public var socket = "/run/gpumon/gpumon.sock"
         public var stateDir = "/var/lib/gpumon"
+        /// Which uevents to listen to: `udev` (after udevd's rules), `kernel` (raw), or `auto` (udev when
+        /// systemd-udevd runs, else kernel).
+        public var ueventSource: UeventSource = .auto
+        /// A device grabbed by a host driver more than this many times within `flapWindow` is left alone.
+        public var flapLimit = 5
+        public var flapWindow: Duration = .seconds(300)
+        /// How long a flapping device is left alone before gpumon tries again.
+        public var flapBackoff: Duration = .seconds(600)
         public init() {}
     }
 
@@ -45,6 +53,8 @@ public struct Config: Sendable, Equatable {
         public var command: String?
         /// A Prometheus node_exporter textfile path; `nil` when unset.
         public var textfile: String?
+        /// How long `command` may run before it is killed.
+        public var commandTimeout: Duration = .seconds(10)
         public init() {}
     }
 
@@ -57,6 +67,11 @@ public struct Config: Sendable, Equatable {
     public var source = ""
 
     public init() {}
+
+    /// `[daemon] uevent_source`.
+    public enum UeventSource: String, Sendable, CaseIterable {
+        case auto, udev, kernel
+    }
 
     /// The default location.
     public static let defaultPath = "/etc/gpumon/gpumon.toml"

@@ -47,11 +47,14 @@ private struct ConfigReader {
     }
 
     static let sections: [String: Set<String>] = [
-        "daemon": ["target_driver", "allow_boot_vga", "socket", "state_dir"],
+        "daemon": [
+            "target_driver", "allow_boot_vga", "socket", "state_dir", "uevent_source", "flap_limit", "flap_window",
+            "flap_backoff",
+        ],
         "gpu": ["ids", "addresses", "companions", "reset_after_stop", "reset_methods"],
         "reset": ["max_resets", "window", "min_interval"],
         "libvirt": ["log_dirs"],
-        "alerts": ["command", "textfile"],
+        "alerts": ["command", "textfile", "command_timeout"],
     ]
 
     mutating func read(_ root: TOMLTable) throws(ConfigError) -> Config {
@@ -71,6 +74,26 @@ private struct ConfigReader {
             if let value = try bool(daemon, "allow_boot_vga", path: "daemon") { config.daemon.allowBootVGA = value }
             if let value = try absolutePath(daemon, "socket", path: "daemon") { config.daemon.socket = value }
             if let value = try absolutePath(daemon, "state_dir", path: "daemon") { config.daemon.stateDir = value }
+            if let text = try string(daemon, "uevent_source", path: "daemon") {
+                guard let value = Config.UeventSource(rawValue: text) else {
+                    throw error("daemon.uevent_source", "invalid value \"\(text)\": expected one of auto, udev, kernel")
+                }
+                config.daemon.ueventSource = value
+            }
+            if let value = try int(daemon, "flap_limit", path: "daemon") {
+                guard value >= 1 && value <= 10_000 else {
+                    throw error("daemon.flap_limit", "must be 1…10000, got \(value)")
+                }
+                config.daemon.flapLimit = value
+            }
+            if let value = try duration(daemon, "flap_window", path: "daemon") {
+                guard value > .zero else { throw error("daemon.flap_window", "must be longer than zero") }
+                config.daemon.flapWindow = value
+            }
+            if let value = try duration(daemon, "flap_backoff", path: "daemon") {
+                guard value > .zero else { throw error("daemon.flap_backoff", "must be longer than zero") }
+                config.daemon.flapBackoff = value
+            }
         }
         guard let gpuValue = root["gpu"] else {
             throw ConfigError(file: file, line: lastLine, key: "gpu",
@@ -126,6 +149,12 @@ private struct ConfigReader {
                     throw error("alerts.textfile", "must be an absolute path ending in .prom (node_exporter reads only those)")
                 }
                 config.alerts.textfile = value
+            }
+            if let value = try duration(alerts, "command_timeout", path: "alerts") {
+                guard value >= .milliseconds(100) else {
+                    throw error("alerts.command_timeout", "must be at least 100ms")
+                }
+                config.alerts.commandTimeout = value
             }
         }
         return config

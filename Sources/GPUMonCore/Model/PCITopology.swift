@@ -20,3 +20,12 @@ public struct PCITopology: Sendable {
         devices.filter { $0.iommuGroup == group }
     }
 }
+
+extension PCITopology {
+    /// The same topology with one function replaced by a fresh read, or removed when `device` is `nil`.
+    public func replacing(_ address: PCIAddress, with device: PCIDevice?) -> PCITopology {
+        var list = devices.filter { $0.address != address }
+        if let device { list.append(device) }
+        return PCITopology(devices: list)
+    }
+}

@@ -1,6 +1,6 @@
 /// One row of `gpumon status`: a function's identity, binding, group and state. The JSON field names are an
 /// interface (`docs/cli.md`).
-public struct DeviceStatus: Sendable, Equatable, Encodable {
+public struct DeviceStatus: Sendable, Equatable, Codable {
     public var address: PCIAddress
     public var vendor: String?
     public var device: String?
@@ -21,9 +21,11 @@ public struct DeviceStatus: Sendable, Equatable, Encodable {
     public var bootVGA: Bool
     public var configReadable: Bool?
     public var state: DeviceState
+    /// Why the daemon left the device as it is (in use, flapping), when it did.
+    public var note: String?
 
     enum CodingKeys: String, CodingKey {
-        case address, vendor, device, name, driver, selected, excluded, state
+        case address, vendor, device, name, driver, selected, excluded, state, note
         case pciClass = "class"
         case driverOverride = "driver_override"
         case targetDriver = "target_driver"
@@ -61,5 +63,6 @@ public struct DeviceStatus: Sendable, Equatable, Encodable {
         try c.encode(bootVGA, forKey: .bootVGA)
         try c.encode(configReadable, forKey: .configReadable)
         try c.encode(state, forKey: .state)
+        try c.encode(note, forKey: .note)
     }
 }

@@ -1,12 +1,14 @@
 /// What `gpumon status` shows: every selected function (and with `all`, every other one), built from a sysfs
 /// snapshot, a config and a selection.
-public struct StatusReport: Sendable, Encodable {
+public struct StatusReport: Sendable, Codable {
     /// Where the data came from: `sysfs` (read directly) or `daemon` (asked over the control socket).
     public var source: String
     public var config: String
     public var devices: [DeviceStatus]
     /// Device directories that could not be read; each is also a reason for a non-zero exit.
     public var problems: [String]
+    /// The daemon's own view, when the daemon produced the report.
+    public var daemon: DaemonView?
 
     /// Whether every selected device is `ok` and nothing was unreadable.
     public var allSelectedOK: Bool {
@@ -64,6 +66,6 @@ public struct StatusReport: Sendable, Encodable {
         }
         rows.sort { $0.address < $1.address }
         return StatusReport(
-            source: "sysfs", config: config.source, devices: rows, problems: problems.map(\.description))
+            source: "sysfs", config: config.source, devices: rows, problems: problems.map(\.description), daemon: nil)
     }
 }

@@ -97,16 +97,21 @@ public struct PCISysfs: Sendable {
 }
 
 /// Reads and parses attributes of one sysfs directory, naming the path in every error.
-struct AttributeReader {
-    let sysfs: FileTree
-    let directory: String
+public struct AttributeReader {
+    public let sysfs: FileTree
+    public let directory: String
 
-    func string(_ name: String) throws(FSError) -> String? {
+    public init(sysfs: FileTree, directory: String) {
+        self.sysfs = sysfs
+        self.directory = directory
+    }
+
+    public func string(_ name: String) throws(FSError) -> String? {
         try sysfs.readString("\(directory)/\(name)", maxBytes: 4096)?.trimmingWhitespace()
     }
 
     /// A `0x…` hex attribute (`vendor`, `class`…).
-    func hex<T: FixedWidthInteger>(_ name: String, required: Bool = false) throws -> T? {
+    public func hex<T: FixedWidthInteger>(_ name: String, required: Bool = false) throws -> T? {
         guard let text = try string(name) else {
             if required && sysfs.exists(directory) {
                 throw SysfsFormatError(path: sysfs.path("\(directory)/\(name)"), reason: "attribute is missing")
@@ -122,7 +127,7 @@ struct AttributeReader {
     }
 
     /// A `0`/`1` attribute.
-    func bool(_ name: String) throws -> Bool? {
+    public func bool(_ name: String) throws -> Bool? {
         guard let text = try string(name) else { return nil }
         switch text {
         case "1": return true

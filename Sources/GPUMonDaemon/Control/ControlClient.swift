@@ -1,0 +1,43 @@
+import FoundationEssentials
+
+/// Asks a running daemon over its control socket (`gpumon status`, `gpumon hook`).
+public enum ControlClient {
+    public enum Failure: Error, CustomStringConvertible {
+        /// Nothing listens on the socket: the daemon is not running.
+        case notRunning(String)
+        case protocolError(String)
+
+        public var description: String {
+            switch self {
+            case .notRunning(let why): return "daemon not running (\(why))"
+            case .protocolError(let why): return "bad reply from the daemon: \(why)"
+            }
+        }
+    }
+
+    public static func send(_ request: ControlRequest, path: String, timeout: Duration = .seconds(5)) throws(Failure)
+        -> ControlResponse
+    {
+        let fd: Int32
+        do {
+            fd = try UnixSocket.connect(path: path)
+        } catch {
+            throw .notRunning(error.description)
+        }
+        defer { UnixSocket.closeSocket(fd) }
+        UnixSocket.setTimeouts(fd, timeout)
+        guard var bytes = try? JSONEncoder().encode(request).map({ $0 }) else {
+            throw .protocolError("cannot encode request")
+        }
+        bytes.append(UInt8(ascii: "\n"))
+        guard UnixSocket.writeAll(fd, bytes) else { throw .protocolError("write failed") }
+        guard let reply = UnixSocket.readMessage(fd, limit: 64 << 20), !reply.isEmpty else {
+            throw .protocolError("no reply within \(timeout)")
+        }
+        do {
+            return try JSONDecoder().decode(ControlResponse.self, from: Data(reply))
+        } catch {
+            throw .protocolError("\(error)")
+        }
+    }
+}
