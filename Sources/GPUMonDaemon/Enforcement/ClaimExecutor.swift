@@ -70,7 +70,13 @@ public struct ClaimExecutor: Sendable {
                 // drivers_probe reports a failed probe as an error; the read-back below is what decides.
                 note("drivers_probe: \(error)")
             }
-            if try sysfs.readLinkName("\(dir)/driver") == targetDriver { return outcome(.boundByOverride) }
+            let probed = try sysfs.readLinkName("\(dir)/driver")
+            if probed == targetDriver { return outcome(.boundByOverride) }
+            if let probed {
+                // The override did not hold and a host driver took it again: free it for the dynamic ID.
+                note("drivers_probe bound \(probed) despite driver_override")
+                try write(address.description, "bus/pci/drivers/\(probed)/unbind")
+            }
             let released = try bindByNewID(address, id: id, isSelected: isSelected, recorder: recorder)
             guard try sysfs.readLinkName("\(dir)/driver") == targetDriver else {
                 let now = (try? sysfs.readLinkName("\(dir)/driver")) ?? nil
