@@ -3,11 +3,15 @@
 SWIFT        ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 PREFIX       ?= /usr/local
 DESTDIR      ?=
+BINDIR       ?= $(PREFIX)/bin
+UNITDIR      ?= /etc/systemd/system
+UDEVRULESDIR ?= /etc/udev/rules.d
+DOCDIR       ?= $(PREFIX)/share/doc/gpumon
 BIN          := .build/release/gpumon
 # `make run` uses the installed config when there is one, else the example shipped in docs/.
 CONFIG       ?= $(if $(wildcard /etc/gpumon/gpumon.toml),/etc/gpumon/gpumon.toml,docs/gpumon.example.toml)
 
-.PHONY: all deps build release run test unit lab install clean
+.PHONY: all deps build release run test unit lab verify-units install clean
 
 all: build
 
@@ -31,8 +35,8 @@ run: release
 	  if [ $$rc -eq 1 ]; then echo "(exit 1: a selected device is not ok, or the config selects nothing here)"; \
 	  elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
-# Every test: unit and CLI tests, then the kernel lab (a real kernel under QEMU).
-test: unit lab
+# Every test: unit and CLI tests, the shipped unit file, then the kernel lab (a real kernel under QEMU).
+test: unit verify-units lab
 
 unit: deps
 	$(SWIFT) build --build-tests
@@ -42,9 +46,24 @@ lab: release
 	lab/setup-deps
 	GPUMON_BIN=$(CURDIR)/$(BIN) lab/run
 
+# The unit and the udev rule are generated with the real binary path; systemd checks the unit itself.
+verify-units: release
+	@mkdir -p .build/verify
+	sed -e 's|@BINDIR@|$(CURDIR)/.build/release|g' -e 's|@DOCDIR@|$(DOCDIR)|g' systemd/gpumon.service.in > .build/verify/gpumon.service
+	systemd-analyze verify .build/verify/gpumon.service
+	@echo "verify-units: gpumon.service passes systemd-analyze verify"
+
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g'
+
 install: release
-	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/gpumon
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/gpumon
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVRULESDIR)
+	$(SUBST) systemd/gpumon.service.in > $(DESTDIR)$(UNITDIR)/gpumon.service
+	$(SUBST) rules.d/60-gpumon.rules.in > $(DESTDIR)$(UDEVRULESDIR)/60-gpumon.rules
 	install -D -m 0644 docs/gpumon.example.toml $(DESTDIR)/etc/gpumon/gpumon.toml.example
+	install -D -m 0644 docs/daemon.md $(DESTDIR)$(DOCDIR)/daemon.md
+	@echo "installed; next: cp /etc/gpumon/gpumon.toml.example /etc/gpumon/gpumon.toml, edit, gpumon check-config,"
+	@echo "  udevadm control --reload, systemctl daemon-reload, systemctl enable --now gpumon"
 
 clean:
 	rm -rf .build .build-lab
