@@ -40,6 +40,9 @@ public struct Daemon {
         let metrics = DaemonMetrics()
         let alerts = AlertCenter(logger: logger, metrics: metrics, command: config.alerts.command,
             commandTimeout: config.alerts.commandTimeout)
+        let socketPath = options.socketPath ?? config.daemon.socket
+        // First, before touching any device: a second daemon must not act at all.
+        let listener = try ControlServer.prepare(path: socketPath)
         let source = Daemon.resolveSource(config.daemon.ueventSource, sysfs: options.sysfs)
         // Listen before the first scan: an event during the initial reconcile is queued, not lost.
         let stream = try UdevEventStream(source: source, subsystem: "pci")
@@ -52,7 +55,6 @@ public struct Daemon {
             })
         let enforcer = Enforcer(config: config, environment: environment, logger: logger, metrics: metrics,
             alerts: alerts)
-        let socketPath = options.socketPath ?? config.daemon.socket
         logger.notice("gpumon daemon starting", metadata: [
             "config": "\(options.configPath)", "uevent_source": "\(source.rawValue)",
             "target_driver": "\(config.daemon.targetDriver)", "dry_run": "\(options.dryRun)",
@@ -64,7 +66,7 @@ public struct Daemon {
         }
         let services: [any Service] = [
             UeventService(stream: stream, enforcer: enforcer),
-            ControlServer(path: socketPath, enforcer: enforcer, logger: logger),
+            ControlServer(path: socketPath, listener: listener, enforcer: enforcer, logger: logger),
             ReloadService(configPath: options.configPath, enforcer: enforcer, alerts: alerts, logger: logger),
             WatchdogService(enforcer: enforcer),
         ]

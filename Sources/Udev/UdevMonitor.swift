@@ -25,6 +25,8 @@ public final class UdevMonitor {
 
     private let udev: OpaquePointer
     private let monitor: OpaquePointer
+    /// Whether the requested receive buffer size was applied.
+    public private(set) var receiveBufferSet = false
 
     /// Creates and enables a monitor.
     ///
@@ -43,10 +45,12 @@ public final class UdevMonitor {
         }
         self.udev = udev
         self.monitor = monitor
+        // From here on `self` is complete, so a throw runs deinit and releases both handles.
         var rc = udev_monitor_filter_add_match_subsystem_devtype(monitor, subsystem, nil)
         if rc < 0 { throw UdevError(operation: "udev_monitor_filter_add_match_subsystem_devtype", errno: Errno(rawValue: -rc)) }
-        rc = udev_monitor_set_receive_buffer_size(monitor, receiveBufferSize)
-        if rc < 0 { throw UdevError(operation: "udev_monitor_set_receive_buffer_size", errno: Errno(rawValue: -rc)) }
+        // Raising the buffer past rmem_max needs CAP_NET_ADMIN; without it the default buffer still works, and an
+        // overflow is detected and answered with a full re-read.
+        receiveBufferSet = udev_monitor_set_receive_buffer_size(monitor, receiveBufferSize) >= 0
         rc = udev_monitor_enable_receiving(monitor)
         if rc < 0 { throw UdevError(operation: "udev_monitor_enable_receiving", errno: Errno(rawValue: -rc)) }
     }

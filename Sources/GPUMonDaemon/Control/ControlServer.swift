@@ -9,13 +9,16 @@ import SystemPackage
 /// stop the daemon.
 public struct ControlServer: Service {
     public let path: String
+    /// The listening socket from ``prepare(path:)``, made before the daemon does anything else.
+    let listener: Int32
     public let enforcer: Enforcer
     public let logger: Logger
     /// Requests larger than this are refused.
     public static let maxRequestBytes = 64 << 10
 
-    public init(path: String, enforcer: Enforcer, logger: Logger) {
+    public init(path: String, listener: Int32, enforcer: Enforcer, logger: Logger) {
         self.path = path
+        self.listener = listener
         self.enforcer = enforcer
         self.logger = logger
     }
@@ -33,7 +36,7 @@ public struct ControlServer: Service {
     }
 
     public func run() async throws {
-        let listener = try ControlServer.prepare(path: path)
+        let listener = self.listener
         let queue = DispatchQueue(label: "gpumon.control")
         let source = DispatchSource.makeReadSource(fileDescriptor: listener, queue: queue)
         let handler = ConnectionHandler(enforcer: enforcer, logger: logger)
@@ -41,13 +44,12 @@ public struct ControlServer: Service {
             guard let client = UnixSocket.acceptConnection(listener) else { return }
             handler.serve(client)
         }
-        source.setCancelHandler {
-            UnixSocket.closeSocket(listener)
-            UnixSocket.unlinkPath(path)
-        }
+        source.setCancelHandler { UnixSocket.closeSocket(listener) }
         source.resume()
         logger.debug("control socket listening", metadata: ["path": "\(path)"])
         try? await gracefulShutdown()
+        // Unlink now, not in the cancel handler: the process may exit before the queue runs it.
+        UnixSocket.unlinkPath(path)
         source.cancel()
     }
 }

@@ -1,0 +1,119 @@
+import Foundation
+import GPUMonTestSupport
+import HostFS
+import Testing
+
+/// The real binary as a daemon: dry run against a fake sysfs, talked to over its control socket.
+@Suite(.serialized) struct DaemonCommandTests {
+    struct Running {
+        let process: Process
+        let socket: String
+        let config: String
+        let stderr: Pipe
+    }
+
+    func start(_ sys: FakeSysfs, config text: String) throws -> Running {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpumon-daemon-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let config = dir.appendingPathComponent("gpumon.toml").path
+        let socket = dir.appendingPathComponent("run/gpumon.sock").path
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let proc = dir.appendingPathComponent("proc")
+        try FileManager.default.createDirectory(at: proc, withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: BuiltBinary.path)
+        process.arguments = ["daemon", "--dry-run", "--config", config, "--sysfs-root", sys.tree.root,
+            "--proc-root", proc.path, "--socket", socket]
+        process.environment = ["PATH": "/usr/bin:/bin"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: socket) { usleep(50_000) }
+        return Running(process: process, socket: socket, config: config, stderr: err)
+    }
+
+    func request(_ socket: String, _ line: String) throws -> [String: Any] {
+        let fd = Darwin_socket()
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(socket.utf8)
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        try #require(rc == 0, "connect \(socket)")
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var reply = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            reply.append(contentsOf: buffer[0..<n])
+        }
+        return try #require(try JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any])
+    }
+
+    func Darwin_socket() -> Int32 { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0) }
+
+    @Test func answersStatusRejectsGarbageSurvivesABadReloadAndStopsCleanly() throws {
+        let sys = try HostFixtures.rtxHost()
+        let daemon = try start(sys, config: "[[gpu]]\nids = [\"10de:2204\"]\n")
+        defer { if daemon.process.isRunning { daemon.process.terminate() } }
+
+        let status = try request(daemon.socket, #"{"command":"status"}"#)
+        #expect(status["ok"] as? Bool == true)
+        let report = try #require(status["status"] as? [String: Any])
+        #expect(report["source"] as? String == "daemon")
+        let devices = try #require(report["devices"] as? [[String: Any]])
+        let selected = devices.filter { $0["selected"] as? Bool == true }
+        #expect(selected.map { $0["address"] as? String } == ["0000:01:00.0", "0000:01:00.1"])
+        #expect(selected.allSatisfy { $0["state"] as? String == "host-driver" }, "dry run changes nothing")
+        let view = try #require(report["daemon"] as? [String: Any])
+        #expect(view["dry_run"] as? Bool == true)
+
+        let garbage = try request(daemon.socket, "this is not json")
+        #expect(garbage["ok"] as? Bool == false)
+        #expect((garbage["error"] as? String)?.hasPrefix("malformed request") == true)
+        let unknown = try request(daemon.socket, #"{"command":"reboot"}"#)
+        #expect(unknown["error"] as? String == "unknown command \"reboot\": expected status or ping")
+
+        // SIGHUP with a broken config: rejected with an alert, still running with the old one.
+        try "[[gpu]]\nids = [\"10de-2204\"]\n".write(toFile: daemon.config, atomically: true, encoding: .utf8)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        usleep(500_000)
+        #expect(daemon.process.isRunning)
+        let after = try request(daemon.socket, #"{"command":"status"}"#)
+        let afterReport = try #require(after["status"] as? [String: Any])
+        let alerts = try #require((afterReport["daemon"] as? [String: Any])?["last_alerts"] as? [[String: Any]])
+        #expect(alerts.last?["kind"] as? String == "config-rejected")
+        let afterDevices = try #require(afterReport["devices"] as? [[String: Any]])
+        #expect(afterDevices.filter { $0["selected"] as? Bool == true }.count == 2, "the old config stays")
+
+        kill(daemon.process.processIdentifier, SIGTERM)
+        daemon.process.waitUntilExit()
+        #expect(daemon.process.terminationStatus == 0)
+        #expect(!FileManager.default.fileExists(atPath: daemon.socket), "the socket is removed on stop")
+        let log = String(decoding: daemon.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(log.contains("dry run: would write \"vfio-pci\" > \(sys.tree.root)/bus/pci/devices/0000:01:00.0/driver_override"))
+        #expect(log.contains("alert: SIGHUP: new config rejected"))
+    }
+
+    @Test func refusesToStartWhenAnotherDaemonAnswers() throws {
+        let sys = try HostFixtures.rtxHost()
+        let first = try start(sys, config: "[[gpu]]\nids = [\"10de:2204\"]\n")
+        defer { first.process.terminate(); first.process.waitUntilExit() }
+        let second = try BuiltBinary.run(["daemon", "--dry-run", "--config", first.config, "--sysfs-root",
+            sys.tree.root, "--socket", first.socket])
+        #expect(second.status == 3)
+        #expect(second.stderr.contains("another gpumon daemon answers"))
+        #expect(second.stderr.hasSuffix("\n") && second.stderr.split(separator: "\n").count == 1)
+    }
+}
