@@ -42,6 +42,12 @@ let package = Package(
             dependencies: ["CSystemd"],
             swiftSettings: strict
         ),
+        // VFIO's hot-reset ioctls (a bus reset of a whole slot), in C because ioctl is variadic.
+        .target(name: "CVFIO"),
+        .target(name: "VFIO", dependencies: ["CVFIO"], swiftSettings: strict),
+        // libnl-3, imported only by the ProcEvents wrapper (the process-events connector).
+        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-3.0", providers: [.apt(["libnl-3-dev"])]),
+        .target(name: "ProcEvents", dependencies: ["CNetlink"], swiftSettings: strict),
         // The model (PCI devices read from sysfs), the config and the pure policy (selection, state).
         .target(
             name: "GPUMonCore",
@@ -60,6 +66,8 @@ let package = Package(
                 "HostFS",
                 "Udev",
                 "Systemd",
+                "VFIO",
+                "ProcEvents",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -38,6 +38,13 @@ public struct Config: Sendable, Equatable {
         public var maxResets = 3
         public var window: Duration = .seconds(600)
         public var minInterval: Duration = .seconds(30)
+        /// Release signals for the same function closer than this are one stop (hook, log and process exit all
+        /// report it).
+        public var dedupeWindow: Duration = .seconds(5)
+        /// How long one reset method may block in the kernel before the next is tried.
+        public var stepTimeout: Duration = .seconds(30)
+        /// How long the functions may take to come back healthy after a reset method.
+        public var settleTimeout: Duration = .seconds(10)
         public init() {}
     }
 

@@ -52,7 +52,7 @@ private struct ConfigReader {
             "flap_backoff",
         ],
         "gpu": ["ids", "addresses", "companions", "reset_after_stop", "reset_methods"],
-        "reset": ["max_resets", "window", "min_interval"],
+        "reset": ["max_resets", "window", "min_interval", "dedupe_window", "step_timeout", "settle_timeout"],
         "libvirt": ["log_dirs"],
         "alerts": ["command", "textfile", "command_timeout"],
     ]
@@ -123,6 +123,13 @@ private struct ConfigReader {
                 config.reset.window = value
             }
             if let value = try duration(reset, "min_interval", path: "reset") { config.reset.minInterval = value }
+            if let value = try duration(reset, "dedupe_window", path: "reset") { config.reset.dedupeWindow = value }
+            for (key, keyPath) in [("step_timeout", \Config.Reset.stepTimeout), ("settle_timeout", \Config.Reset.settleTimeout)] {
+                if let value = try duration(reset, key, path: "reset") {
+                    guard value >= .milliseconds(100) else { throw error("reset.\(key)", "must be at least 100ms") }
+                    config.reset[keyPath: keyPath] = value
+                }
+            }
             if config.reset.minInterval > config.reset.window {
                 throw error("reset.min_interval", "is longer than reset.window, so the budget could never be used")
             }

@@ -17,6 +17,14 @@ public enum AlertKind: String, Sendable, CaseIterable, Codable {
     case configRejected = "config-rejected"
     /// The uevent socket overflowed; everything was re-read.
     case eventsLost = "events-lost"
+    /// A GPU was found stuck after its VM stopped.
+    case stuck
+    /// Every reset method failed; the function stays stuck.
+    case resetFailed = "reset-failed"
+    /// The reset budget is spent; the function is left alone until `gpumon clear`.
+    case quarantined
+    /// The daemon found a reset it had been killed in the middle of, and repaired it.
+    case resetRepaired = "reset-repaired"
 
     /// 128-bit IDs in journald's format (32 hex digits), fixed forever for each kind.
     public var messageID: String {
@@ -29,6 +37,10 @@ public enum AlertKind: String, Sendable, CaseIterable, Codable {
         case .capturedUnselected: return "6a1f3c2e9b8d4e0fa7c15d2e3b4a5f06"
         case .configRejected: return "6a1f3c2e9b8d4e0fa7c15d2e3b4a5f07"
         case .eventsLost: return "6a1f3c2e9b8d4e0fa7c15d2e3b4a5f08"
+        case .stuck: return "6a1f3c2e9b8d4e0fa7c15d2e3b4a5f09"
+        case .resetFailed: return "6a1f3c2e9b8d4e0fa7c15d2e3b4a5f0a"
+        case .quarantined: return "6a1f3c2e9b8d4e0fa7c15d2e3b4a5f0b"
+        case .resetRepaired: return "6a1f3c2e9b8d4e0fa7c15d2e3b4a5f0c"
         }
     }
 }

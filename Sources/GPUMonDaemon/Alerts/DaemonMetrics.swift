@@ -47,6 +47,20 @@ public final class DaemonMetrics: Sendable {
             help: "When the daemon last reconciled every selected device.").set(to: unixTime)
     }
 
+    public func reset(_ address: PCIAddress, method: String, succeeded: Bool, seconds: Double) {
+        registry.makeCounter(name: "gpumon_resets_total",
+            labels: [("address", address.description), ("method", method), ("result", succeeded ? "ok" : "failed")],
+            help: "Reset attempts by method and result.").increment()
+        registry.makeGauge(name: "gpumon_last_reset_seconds", labels: [("address", address.description)],
+            help: "How long the last reset of a device took, until it was verified back on the target driver.")
+            .set(to: seconds)
+    }
+
+    public func release(source: String) {
+        registry.makeCounter(name: "gpumon_release_signals_total", labels: [("source", source)],
+            help: "VM-stop signals received by source (log, hook, process).").increment()
+    }
+
     /// The textfile contents.
     public func render() -> String { registry.emitToString() }
 }

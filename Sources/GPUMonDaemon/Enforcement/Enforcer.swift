@@ -50,6 +50,10 @@ public actor Enforcer {
     private var eventsSeen = 0
     private let started = ContinuousClock.now
     private var backoffTimer: Task<Void, Never>?
+    /// Functions being reset: their transient states (removed, unbound) are the reset's, not a host driver's.
+    private var suspended: Set<PCIAddress> = []
+    /// States the VM-lifecycle side reports (`resetting`, `stuck`, `quarantined`) with why.
+    private var lifecycleStates: [PCIAddress: (DeviceState, String)] = [:]
 
     public init(config: Config, environment: Environment, logger: Logger, metrics: DaemonMetrics, alerts: AlertCenter) {
         self.config = config
@@ -99,7 +103,7 @@ public actor Enforcer {
         case .add:
             record(event)
             rescan()
-            guard selection.isSelected(event.address) else { return }
+            guard selection.isSelected(event.address), !suspended.contains(event.address) else { return }
             logger.info("selected device added", metadata: [LogKey.device: "\(event.address)", LogKey.event: "add"])
             await enforce(limit: [event.address])
         case .remove:
@@ -123,11 +127,13 @@ public actor Enforcer {
                 hostDriverGrab(event.address, driver: driver, previous: previous)
             }
             refresh(event.address)
+            if suspended.contains(event.address) { return }
             await enforce(limit: [event.address])
         case .unbind:
             guard selection.isSelected(event.address) else { return }
             record(event)
             refresh(event.address)
+            if suspended.contains(event.address) { return }
             await enforce(limit: [event.address])
         }
         publish()
@@ -142,6 +148,31 @@ public actor Enforcer {
         alerts.configure(command: newConfig.alerts.command, timeout: newConfig.alerts.commandTimeout)
         alertedNonViable = []
         await reconcileAll(reason: "config reloaded")
+    }
+
+    /// Leaves `addresses` alone until ``resume(_:)``: a reset is working on them.
+    public func suspend(_ addresses: [PCIAddress]) { suspended.formUnion(addresses) }
+
+    /// Ends a suspension and reconciles the functions at once.
+    public func resume(_ addresses: [PCIAddress]) async {
+        suspended.subtract(addresses)
+        rescan()
+        await enforce(limit: Set(addresses))
+        publish()
+    }
+
+    /// Records the lifecycle state `status` shows for a function; `nil` clears it.
+    public func setLifecycleState(_ address: PCIAddress, _ state: DeviceState?, note: String = "") {
+        lifecycleStates[address] = state.map { ($0, note) }
+    }
+
+    /// IOMMU groups some process holds open right now.
+    public func heldGroups() -> Set<Int> { Set(VFIOHolderScanner(proc: environment.proc).holders().keys) }
+
+    /// A fresh read of the topology with the current config and selection, for the VM-lifecycle side.
+    public func view() -> (config: Config, topology: PCITopology, selection: Selection) {
+        rescan()
+        return (config, topology, selection)
     }
 
     /// Returns once the actor has processed everything queued before the call: the watchdog's liveness probe.
@@ -163,6 +194,10 @@ public actor Enforcer {
                 report.devices[index].state = .inUse
                 report.devices[index].note = "IOMMU group \(group) held open by pid " +
                     pids.sorted().map(String.init).joined(separator: ",")
+            }
+            if let (state, note) = lifecycleStates[device.address] {
+                report.devices[index].state = state
+                report.devices[index].note = note
             }
             if backedOff.contains(device.address) {
                 report.devices[index].note = "flapping: host driver grabs exceeded \(config.daemon.flapLimit) in "
@@ -248,7 +283,7 @@ public actor Enforcer {
         }
         let executor = ClaimExecutor(sysfs: environment.sysfs, writer: environment.writer, targetDriver: target,
             dryRun: environment.dryRun)
-        for item in plan.items {
+        for item in plan.items where !suspended.contains(item.address) {
             switch item.decision {
             case .keep, .leaveFlapping:
                 continue

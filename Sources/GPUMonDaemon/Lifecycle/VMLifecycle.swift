@@ -1,0 +1,231 @@
+public import GPUMonCore
+public import Logging
+
+/// Turns VM-stop signals into at most one verified reset per stop, within the budget.
+///
+/// Signals for one stop arrive from up to three sources (domain log, hook, process exit) within moments of each
+/// other: the first one for a slot starts the handling, the others within `dedupe_window` (or while it runs) are
+/// the same stop. Resets run here, off the enforcer, which leaves the slot alone meanwhile and reconciles it
+/// after.
+public actor VMLifecycle {
+    private var config: Config
+    private let enforcer: Enforcer
+    private let engine: ResetEngine
+    private let store: ResetBudgetStore
+    private var budget: ResetBudget
+    private let alerts: AlertCenter
+    private let metrics: DaemonMetrics
+    private let logger: Logger
+    private let dryRun: Bool
+    private var lastRelease: [PCISlot: Double] = [:]
+    private var busy: Set<PCISlot> = []
+    /// Recent kernel-log lines about PCI devices (from /dev/kmsg), for the stuck check.
+    private var kernelLines: [String] = []
+
+    public init(config: Config, enforcer: Enforcer, engine: ResetEngine, store: ResetBudgetStore, alerts: AlertCenter,
+        metrics: DaemonMetrics, logger: Logger, dryRun: Bool) {
+        self.config = config
+        self.enforcer = enforcer
+        self.engine = engine
+        self.store = store
+        self.alerts = alerts
+        self.metrics = metrics
+        self.logger = logger
+        self.dryRun = dryRun
+        let (loaded, problem) = store.load()
+        self.budget = loaded
+        if let problem { logger.warning("\(problem)") }
+    }
+
+    public func reload(_ newConfig: Config) { config = newConfig }
+
+    /// Marks quarantined functions in `status` and repairs a reset the previous daemon was killed in.
+    public func start() async {
+        if let repaired = await engine.repairInterruptedReset() {
+            alerts.raise(Alert(kind: .resetRepaired, message: repaired, time: WallClock.now()))
+        }
+        for (key, quarantine) in budget.quarantined {
+            guard let address = PCIAddress(key) else { continue }
+            await enforcer.setLifecycleState(address, .quarantined, note: quarantine.reason)
+        }
+    }
+
+    /// Remembers a kernel log line (vfio/PCI messages) for the next stuck check.
+    public func kernelLog(_ line: String) {
+        kernelLines.append(line)
+        if kernelLines.count > 200 { kernelLines.removeFirst(kernelLines.count - 200) }
+    }
+
+    /// One VM-stop signal.
+    public func release(_ signal: ReleaseSignal) async {
+        metrics.release(source: signal.source.rawValue)
+        let (config, topology, selection) = await enforcer.view()
+        let selected = signal.addresses.filter { selection.isSelected($0) || selection.missing[$0] != nil }
+        guard !selected.isEmpty else {
+            logger.debug("release signal for unselected functions", metadata: ["source": "\(signal.source.rawValue)"])
+            return
+        }
+        let now = WallClock.now()
+        for slot in Set(selected.map(\.slot)).sorted(by: { $0.description < $1.description }) {
+            let functions = selection.selectedAddresses.filter { $0.slot == slot }
+            if busy.contains(slot) || (lastRelease[slot].map { now - $0 < config.reset.dedupeWindow.seconds } ?? false) {
+                logger.info("same stop, already handled", metadata: [
+                    LogKey.device: "\(slot)", "source": "\(signal.source.rawValue)",
+                    "domain": "\(signal.domain ?? "-")",
+                ])
+                continue
+            }
+            lastRelease[slot] = now
+            busy.insert(slot)
+            await handleStop(slot: slot, functions: functions, signal: signal, config: config, topology: topology)
+            busy.remove(slot)
+        }
+    }
+
+    private func handleStop(slot: PCISlot, functions: [PCIAddress], signal: ReleaseSignal, config: Config,
+        topology: PCITopology) async
+    {
+        let metadata: Logger.Metadata = [
+            LogKey.device: "\(slot)", "source": "\(signal.source.rawValue)", "domain": "\(signal.domain ?? "-")",
+            "reason": "\(signal.reason ?? "-")",
+        ]
+        logger.notice("VM released the slot", metadata: metadata)
+        // The log line or the hook can precede QEMU closing the group by a moment.
+        let groups = Set(functions.compactMap { topology[$0]?.iommuGroup })
+        if !(await waitForGroupsFree(groups, timeout: .seconds(10))) {
+            alerts.raise(Alert(kind: .inUse, address: functions.first,
+                message: "slot \(slot) was released (\(signal.source.rawValue)) but its group is still held open; not resetting",
+                time: WallClock.now()))
+            return
+        }
+        let fresh = await enforcer.view().topology
+        let assessments = functions.map {
+            StuckAssessment.assess(address: $0, device: fresh[$0], logLines: signal.errorLines + kernelLines)
+        }
+        let rule = config.gpus.firstIndex { gpu in
+            functions.contains { address in gpu.addresses.contains(address) || fresh[address].map { gpu.ids.contains($0.id) } == true }
+        }.map { config.gpus[$0] } ?? Config.GPU()
+        let primary = functions.compactMap { fresh[$0] }.first { $0.pciClass.isDisplay } ?? functions.compactMap { fresh[$0] }.first
+        let decision = ResetDecision.decide(policy: rule.resetAfterStop, hasFLR: primary?.hasFLR ?? false,
+            stuck: assessments)
+        let stuck = assessments.filter(\.isStuck)
+        if !stuck.isEmpty {
+            alerts.raise(Alert(kind: .stuck, address: stuck[0].address, id: fresh[stuck[0].address]?.id,
+                message: "\(slot) stuck after its VM stopped: " + stuck.flatMap(\.reasons).joined(separator: "; "),
+                time: WallClock.now()))
+        }
+        switch decision {
+        case .skip(let why):
+            logger.notice("no reset: \(why)", metadata: metadata)
+            for assessment in stuck { await enforcer.setLifecycleState(assessment.address, .stuck, note: why) }
+        case .reset(let why):
+            _ = await reset(functions: functions, config: config, topology: fresh, rule: rule, method: nil,
+                why: why, operator: false)
+        }
+    }
+
+    /// Resets a slot within the budget. `operator` resets (`gpumon reset`) skip the interval and count checks but
+    /// not a quarantine.
+    public func reset(functions: [PCIAddress], config: Config, topology: PCITopology, rule: Config.GPU,
+        method: ResetMethod?, why: String, operator: Bool) async -> ResetEngine.Report?
+    {
+        guard let primary = functions.sorted().first else { return nil }
+        let now = WallClock.now()
+        switch budget.verdict(for: primary, now: now, maxResets: config.reset.maxResets, window: config.reset.window,
+            minInterval: config.reset.minInterval)
+        {
+        case .quarantined(let quarantine):
+            let text = "not resetting \(primary): quarantined since \(Int(quarantine.since)) (\(quarantine.reason)); "
+                + "gpumon clear \(primary) to lift it"
+            logger.warning("\(text)")
+            return nil
+        case .tooSoon(let until) where !`operator`:
+            let text = "not resetting \(primary): the last reset was less than "
+                + "\(ConfigDuration.format(config.reset.minInterval)) ago (next allowed in \(Int(until - now))s)"
+            logger.warning("\(text)")
+            for function in functions { await enforcer.setLifecycleState(function, .stuck, note: "reset deferred: min_interval") }
+            return nil
+        case .exhausted where !`operator`:
+            let reason = "\(config.reset.maxResets) resets within \(ConfigDuration.format(config.reset.window))"
+            if !dryRun {
+                budget.quarantine(primary, at: now, reason: reason)
+                persist()
+            }
+            alerts.raise(Alert(kind: .quarantined, address: primary, id: topology[primary]?.id,
+                message: "\(primary) quarantined: \(reason); left alone until `gpumon clear \(primary)`",
+                time: WallClock.now()))
+            for function in functions { await enforcer.setLifecycleState(function, .quarantined, note: reason) }
+            return nil
+        default:
+            break
+        }
+        let devices = functions.compactMap { topology[$0] }
+        let plan = ResetPlanner.plan(functions: devices, methods: rule.resetMethods, topology: topology, only: method)
+        logger.notice("resetting \(functions.map(\.description).joined(separator: ", ")): \(why)", metadata: [
+            "plan": "\(plan.steps.map(\.description).joined(separator: " | "))",
+            "skipped": "\(plan.skipped.joined(separator: " | "))",
+        ])
+        if !dryRun {
+            budget.record(primary, at: now, window: config.reset.window)
+            persist()
+        }
+        await enforcer.suspend(functions)
+        for function in functions { await enforcer.setLifecycleState(function, .resetting, note: why) }
+        let selection = await enforcer.view().selection
+        let report = await engine.run(plan, functions: functions) { selection.isSelected($0) }
+        await enforcer.resume(functions)
+        for step in report.steps {
+            let stepMetadata: Logger.Metadata = [LogKey.device: "\(primary)", LogKey.step: "\(step.step.method)"]
+            for write in step.writes { logger.debug("reset step: \(write)", metadata: stepMetadata) }
+            if dryRun {
+                for write in step.writes { logger.notice("dry run: would \(write)", metadata: stepMetadata) }
+            } else {
+                let text = "reset \(step.step.method) \(step.succeeded ? "succeeded" : "failed") in "
+                    + "\(Int(step.seconds * 1000)) ms: \(step.detail)"
+                logger.log(level: step.succeeded ? .notice : .warning, "\(text)", metadata: stepMetadata)
+                metrics.reset(primary, method: step.step.method, succeeded: step.succeeded, seconds: step.seconds)
+            }
+        }
+        if report.succeeded || dryRun {
+            for function in functions { await enforcer.setLifecycleState(function, nil) }
+        } else {
+            let detail = report.steps.map { "\($0.step.method): \($0.detail)" } + report.skipped
+            alerts.raise(Alert(kind: .resetFailed, address: primary, id: topology[primary]?.id,
+                message: "every reset method failed for \(primary): " + detail.joined(separator: "; "),
+                time: WallClock.now()))
+            for function in functions { await enforcer.setLifecycleState(function, .stuck, note: "reset failed") }
+        }
+        return report
+    }
+
+    /// `gpumon clear`: lifts a quarantine and forgets the reset history.
+    public func clear(_ addresses: [PCIAddress]) async -> [PCIAddress] {
+        var cleared: [PCIAddress] = []
+        for address in addresses where budget.clear(address) {
+            cleared.append(address)
+            await enforcer.setLifecycleState(address, nil)
+        }
+        let slots = Set(addresses.map(\.slot))
+        for (slot, _) in lastRelease where slots.contains(slot) { lastRelease[slot] = nil }
+        if !cleared.isEmpty { persist() }
+        return cleared
+    }
+
+    private func persist() {
+        do {
+            try store.save(budget)
+        } catch {
+            logger.error("cannot save the reset history: \(error)")
+        }
+    }
+
+    private func waitForGroupsFree(_ groups: Set<Int>, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let held = await enforcer.heldGroups()
+            if held.isDisjoint(with: groups) { return true }
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
