@@ -17,7 +17,14 @@ GPUMON_BIN=${GPUMON_BIN:-${LAB_REPO:-}/.build/release/gpumon}
 lab_begin() { # NAME: called by stage2 before the scenario is sourced
   LAB_SCENARIO=$1
   trap lab_end EXIT
+  trap lab_killed TERM INT
   echo "# scenario $1 (kernel $(uname -r))"
+}
+
+lab_killed() {
+  trap - EXIT
+  echo "# FAILED: killed by a signal after $LAB_CHECKS checks ($LAB_FAILS failed); the scenario's timeout?"
+  exit 143
 }
 
 lab_end() {
@@ -64,6 +71,12 @@ check_eq() {
 check_ne() {
   if [ "$2" != "$3" ]; then ok "$1 ($2)"
   else not_ok "$1" "must not be: '$3'"; fi
+}
+
+# check_contains DESC ACTUAL SUBSTRING
+check_contains() {
+  if [[ "$2" == *"$3"* ]]; then ok "$1 ($2)"
+  else not_ok "$1" "expected to contain: '$3'" "actual: '$2'"; fi
 }
 
 # check_match DESC ACTUAL EXTENDED-REGEX
@@ -252,6 +265,24 @@ sysfs_group_vfio_ready() {
   echo true
 }
 
+# lspci_device_name BDF: the device name pci.ids gives (lspci -mm), empty if none.
+# One lspci run per scenario, cached.
+declare -A LAB_LSPCI=()
+lspci_device_name() {
+  local slot dev rest
+  if [ ${#LAB_LSPCI[@]} -eq 0 ]; then
+    LAB_LSPCI[_]=1
+    # 0000:00:02.0 "VGA compatible controller" "Vendor" "Device name" ...
+    while read -r slot rest; do
+      [[ "$rest" =~ ^\"[^\"]*\"\ \"[^\"]*\"\ \"([^\"]*)\" ]] || continue
+      dev=${BASH_REMATCH[1]}
+      # without a pci.ids entry lspci prints "Device 1111"
+      [[ "$dev" == "Device "[0-9a-f][0-9a-f][0-9a-f][0-9a-f] ]] || LAB_LSPCI[$slot]=$dev
+    done < <(lspci -D -mm)
+  fi
+  echo "${LAB_LSPCI[$1]:-}"
+}
+
 # check_device_matches_sysfs BDF: every fact gpumon reports about BDF (in the last
 # gpumon_json output) against sysfs, read here independently
 check_device_matches_sysfs() {
@@ -261,7 +292,12 @@ check_device_matches_sysfs() {
   check_eq "$d: vendor" "$(jdev "$d" vendor)" "${ids%:*}"
   check_eq "$d: device" "$(jdev "$d" device)" "${ids#*:}"
   check_eq "$d: class" "$(jdev "$d" class)" "$(pci_attr "$d" class)"
-  check_match "$d: name is a non-empty string" "$(jdev "$d" name)" '^[^<].+'
+  v=$(lspci_device_name "$d")
+  if [ -n "$v" ]; then
+    check_contains "$d: name contains the pci.ids device name" "$(jdev "$d" name)" "$v"
+  else
+    check_match "$d: name is null or a string (pci.ids has no device name)" "$(jdev "$d" name)" '^(null|[^<].*)$'
+  fi
   v=$(pci_driver "$d"); [ "$v" = none ] && v=null
   check_eq "$d: driver" "$(jdev "$d" driver)" "$v"
   v=$(pci_group "$d"); [ "$v" = none ] && v=null
