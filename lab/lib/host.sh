@@ -130,7 +130,9 @@ lab_initramfs() {
 qemu_args() {
   local out=$1 mode=$2 cmdline
   cmdline="console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=${LAB_LOGLEVEL:-4} mitigations=off"
-  cmdline+=" lab.repo=$REPO lab.moddir=$MODDIR lab.mode=$mode ${LAB_CMDLINE_EXTRA:-}"
+  cmdline+=" lab.repo=$REPO lab.moddir=$MODDIR lab.gpumondir=$(dirname "$GPUMON_BIN") lab.mode=$mode"
+  cmdline+=" ${LAB_CMDLINE_EXTRA:-}"
+  case "$REPO$MODDIR$GPUMON_BIN" in *" "*) die "the lab needs paths without spaces (repo, kernel, GPUMON_BIN)" ;; esac
   QEMU_ARGS=(
     -nodefaults -no-user-config -no-reboot
     -machine q35,accel=tcg -cpu max -smp "${LAB_SMP:-2}" -m "${LAB_MEM:-2048}"
