@@ -35,10 +35,10 @@ lab_kernel() {
   fi
   if [[ -z "$deb" ]]; then
     log "downloading $pkg (apt-get download)"
-    if ! (cd "$cache" && apt-get download -q "$pkg" >&2 2>&1 </dev/null); then
+    if ! (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2 2>&1 </dev/null); then
       log "download failed; running apt-get update and retrying"
       apt-get update -q >&2 </dev/null || die "apt-get update failed"
-      (cd "$cache" && apt-get download -q "$pkg" >&2 </dev/null) || die "apt-get download $pkg failed"
+      (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2 </dev/null) || die "apt-get download $pkg failed"
     fi
     deb=$(ls -t "$cache/${pkg}"_*.deb | head -n 1)
   fi
