@@ -335,11 +335,15 @@ lab_udevd_start() {
   wait_until 10 udevadm control --ping
 }
 
-# lab_uevents_start FILE: record kernel uevents (with properties) to FILE in the background.
+# lab_uevents_start FILE [udev|kernel]: record PCI uevents (with properties) to FILE
+# in the background; returns once the monitor listens (it prints its header after
+# binding its sockets). "kernel" (default) = raw kernel uevents, "udev" = as processed
+# by udevd.
 lab_uevents_start() {
-  SYSTEMD_IGNORE_CHROOT=1 udevadm monitor --kernel --property --subsystem-match=pci >"$1" 2>&1 &
+  local src=${2:-kernel}
+  SYSTEMD_IGNORE_CHROOT=1 udevadm monitor --"$src" --property --subsystem-match=pci >"$1" 2>&1 &
   LAB_UEVENT_PID=$!
-  sleep 0.5
+  wait_until 20 grep -q -- ' - the ' "$1" || { not_ok "udevadm monitor started"; return 1; }
 }
 
 lab_uevents_stop() { [ -n "${LAB_UEVENT_PID:-}" ] && kill "$LAB_UEVENT_PID" 2>/dev/null; wait "$LAB_UEVENT_PID" 2>/dev/null; LAB_UEVENT_PID=; }

@@ -38,7 +38,7 @@ check_eq "after rescan driver_override is unset (a new struct pci_dev)" "$(pci_a
 check_eq "after rescan $AUDIO (not removed) is still on snd_hda_intel" "$(pci_driver $AUDIO)" snd_hda_intel
 # reset methods are probed when a function is added: now its sibling exists, so no "bus".
 check_eq "after rescan $GPU has no reset_method attribute" "$(pci_attr $GPU reset_method)" "<absent>"
-sleep 0.5
+wait_until 20 grep -q "^KERNEL.* bind .*/$GPU (pci)" "$LAB_TMP/uevents"   # the monitor is asynchronous
 lab_uevents_stop
 # "KERNEL[12.34] unbind   /devices/pci0000:00/0000:00:03.0/0000:01:00.0 (pci)"
 seq=$(while read -r src action path rest; do

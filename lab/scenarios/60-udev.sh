@@ -15,16 +15,14 @@ ACTION=="bind", SUBSYSTEM=="pci", ATTR{vendor}=="0x1234", ATTR{device}=="0x1111"
 RULES
 check_cmd "udevadm control --reload" udevadm control --reload
 
-SYSTEMD_IGNORE_CHROOT=1 udevadm monitor --udev --property --subsystem-match=pci >"$LAB_TMP/udev-events" 2>&1 &
-mon=$!
-sleep 0.5
+lab_uevents_start "$LAB_TMP/udev-events" udev
 echo "$GPU" >"$dev/$GPU/driver/unbind"
 echo "$GPU" >/sys/bus/pci/drivers_probe
 check_eq "$GPU rebound to its host driver" "$(pci_driver $GPU)" bochs-drm
 check_cmd "udevd settles" udevadm settle --timeout=20
 check_cmd "the rule in /run/udev/rules.d ran for the bind" wait_until 10 grep -q "^$GPU bochs-drm$" /run/gpumon-lab-udev.log
-sleep 0.5
-kill $mon 2>/dev/null; wait $mon 2>/dev/null
+wait_until 20 grep -q '^GPUMON_LAB=seen$' "$LAB_TMP/udev-events"   # the monitor is asynchronous
+lab_uevents_stop
 check_cmd "udevadm monitor saw the processed bind event with the rule's property" \
   grep -q '^GPUMON_LAB=seen$' "$LAB_TMP/udev-events"
 check_eq "udev properties of the processed bind event" \
