@@ -35,9 +35,12 @@ lab_kernel() {
   fi
   if [[ -z "$deb" ]]; then
     log "downloading $pkg (apt-get download)"
-    if ! (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2 2>&1 </dev/null); then
+    if ! (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2 </dev/null); then
       log "download failed; running apt-get update and retrying"
       apt-get update -q >&2 </dev/null || die "apt-get update failed"
+      # the lists may have been old: the meta package may now name a newer image
+      pkg=${LAB_KERNEL_PKG:-$(kernel_pkg_from_apt)}
+      [[ -n "$pkg" ]] || die "cannot resolve the 6.1 kernel package from linux-image-amd64"
       (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2 </dev/null) || die "apt-get download $pkg failed"
     fi
     deb=$(ls -t "$cache/${pkg}"_*.deb | head -n 1)
