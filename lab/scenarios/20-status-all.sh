@@ -47,6 +47,8 @@ for d in $GPU $AUDIO; do
   check_eq "$d: state is host-driver (bound to $(pci_driver $d))" "$(jdev $d state)" host-driver
 done
 check_eq "$VGA (boot VGA, same IDs as the GPU) is not selected" "$(jdev $VGA selected)" false
+check_eq "$VGA: excluded as the boot VGA (the ids rule matched it)" "$(jdev $VGA excluded)" boot-vga
+check_eq "$GPU: not excluded" "$(jdev $GPU excluded)" null
 # gpumon's group_viable means "viable under the config": every endpoint of the group
 # is selected (gpumon will move it), unbound or on vfio-pci. The kernel would not
 # open the group yet: its members are on host drivers.
