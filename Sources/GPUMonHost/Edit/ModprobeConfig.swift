@@ -79,7 +79,10 @@ public struct ModprobeConfig: Sendable, Equatable {
         let target = optionLines.last { $0.words.contains { $0.hasPrefix("ids=") } } ?? optionLines.first
         for statement in optionLines where statement.index != target?.index {
             let kept = statement.words.filter { !$0.hasPrefix("ids=") }
-            if kept.count != statement.words.count { lines[statement.index] = kept.count > 2 ? kept.joined(separator: " ") : "" }
+            if kept.count != statement.words.count {
+                lines[statement.index] = kept.count > 2
+                    ? kept.joined(separator: " ") + ModprobeConfig.comment(of: lines[statement.index]) : ""
+            }
         }
         if let target {
             var words = target.words.filter { !$0.hasPrefix("ids=") }
