@@ -36,7 +36,7 @@ func rtxConfig() throws -> Config { try ConfigLoader.parse(rtxConfigText, file: 
 
 /// Everything one setup run needs, computed the way the CLI does.
 struct Planned {
-    let snapshot: HostSnapshot
+    var snapshot: HostSnapshot
     let requirements: PassthroughRequirements
     let plan: SetupPlan
 }
