@@ -40,7 +40,11 @@ struct HostOptions: ParsableArguments {
     }
 
     /// Loads the config: `--config`, else `$GPUMON_CONFIG`, else `/etc/gpumon/gpumon.toml` under the root.
+    ///
+    /// A `--root` that is not a directory is reported first: the config under it would be missing too, and
+    /// that message would hide the real mistake.
     func loadConfig(_ global: GlobalOptions) throws(CLIError) -> Config {
+        if let root, !FileTree(root: root).isDirectory("") { throw Self.cliError(.badRoot(path: root)) }
         var path = global.configPath ?? environment("GPUMON_CONFIG")
             ?? FileTree(root: root ?? "/").path(Config.defaultPath)
         // ConfigLoader takes absolute paths; `--config docs/gpumon.example.toml` means one under the current
