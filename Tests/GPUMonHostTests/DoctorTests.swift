@@ -63,7 +63,7 @@ import Testing
             "echo 0000:01:00.0 > /sys/bus/pci/devices/0000:01:00.0/driver/unbind",
             "echo vfio-pci > /sys/bus/pci/devices/0000:01:00.0/driver_override",
             "echo 0000:01:00.0 > /sys/bus/pci/drivers_probe",
-            "for good: gpumon setup --apply (shows the changes first without --apply), reboot (gpumon daemon keeps it there)",
+            "for good: gpumon setup --apply, reboot (gpumon daemon keeps it there)",
         ])
         #expect(try check(checks, "reset", "0000:01:00.0").message == "no FLR (reset_method: bus): after every VM stop "
             + "gpumon resets it with bus, then slot, then remove-rescan (reset_after_stop = auto), so the next VM gets a clean GPU")

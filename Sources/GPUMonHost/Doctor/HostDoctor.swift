@@ -37,7 +37,7 @@ public struct HostDoctor: Sendable {
     var facts: HostFacts { snapshot.facts }
     var grubCommand: String { SetupPlanner.grubCommand(snapshot).description }
     var initramfsCommand: String { facts.os.family.initramfsRebuild.description }
-    static let setupFix = "gpumon setup --apply (shows the changes first without --apply)"
+    static let setupFix = "gpumon setup --apply"
 
     private var parameterText: String { requirements.kernelParameters.map(\.token).joined(separator: " ") }
 
