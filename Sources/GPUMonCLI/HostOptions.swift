@@ -45,22 +45,13 @@ struct HostOptions: ParsableArguments {
     /// that message would hide the real mistake.
     func loadConfig(_ global: GlobalOptions) throws(CLIError) -> Config {
         if let root, !FileTree(root: root).isDirectory("") { throw Self.cliError(.badRoot(path: root)) }
-        var path = global.configPath ?? environment("GPUMON_CONFIG")
-            ?? FileTree(root: root ?? "/").path(Config.defaultPath)
-        // ConfigLoader takes absolute paths; `--config docs/gpumon.example.toml` means one under the current
-        // directory.
-        if !path.hasPrefix("/"), let cwd = currentDirectory() { path = cwd + "/" + path }
+        let path = absolutePath(global.configPath ?? environment("GPUMON_CONFIG")
+            ?? FileTree(root: root ?? "/").path(Config.defaultPath))
         do {
             return try ConfigLoader.load(path: path)
         } catch {
             throw CLIError(message: error.description, status: .usage)
         }
-    }
-
-    private func currentDirectory() -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        guard getcwd(&buffer, buffer.count) != nil else { return nil }
-        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Maps a host error to the documented exit status: bad input 2, failures while running 3.
