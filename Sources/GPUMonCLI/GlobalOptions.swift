@@ -34,7 +34,10 @@ public struct GlobalOptions: ParsableArguments {
         }
     }
 
-    var resolvedConfigPath: String { configPath ?? environment("GPUMON_CONFIG") ?? Config.defaultPath }
+    /// The config path, absolute: a relative `--config` is relative to the working directory, as people expect.
+    var resolvedConfigPath: String {
+        absolutePath(configPath ?? environment("GPUMON_CONFIG") ?? Config.defaultPath)
+    }
 
     var sysfs: FileTree { FileTree(root: sysfsRootOption ?? environment("GPUMON_SYSFS_ROOT") ?? "/sys") }
 
@@ -60,6 +63,15 @@ public struct GlobalOptions: ParsableArguments {
         }
         return PCIIDDatabase(tree: FileTree(root: "/"))
     }
+}
+
+/// `path` made absolute against the working directory (ConfigLoader and FileTree take absolute paths).
+func absolutePath(_ path: String) -> String {
+    guard !path.hasPrefix("/") else { return path }
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buffer, buffer.count) != nil else { return path }
+    let cwd = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return cwd == "/" ? "/" + path : cwd + "/" + path
 }
 
 func environment(_ name: String) -> String? {

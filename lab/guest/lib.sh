@@ -6,7 +6,8 @@
 # functions below: every check prints one line, "ok - ..." or "FAIL - ...", and the
 # scenario fails if any check failed or if the script exits non-zero. Scenarios do
 # not run under `set -e`, so one failed check does not hide the next ones; use
-# `fatal` to stop early when continuing makes no sense.
+# `fatal` to stop early when continuing makes no sense. Every check_* returns 1 when
+# it failed, so `check_eq ... || cat "$some_log"` adds context to a failure.
 
 LAB_CHECKS=0
 LAB_FAILS=0
@@ -16,7 +17,14 @@ GPUMON_BIN=${GPUMON_BIN:-${LAB_REPO:-}/.build/release/gpumon}
 lab_begin() { # NAME: called by stage2 before the scenario is sourced
   LAB_SCENARIO=$1
   trap lab_end EXIT
+  trap lab_killed TERM INT
   echo "# scenario $1 (kernel $(uname -r))"
+}
+
+lab_killed() {
+  trap - EXIT
+  echo "# FAILED: killed by a signal after $LAB_CHECKS checks ($LAB_FAILS failed); the scenario's timeout?"
+  exit 143
 }
 
 lab_end() {
@@ -46,6 +54,7 @@ not_ok() { # DESC [DETAIL...]
   shift
   local l
   for l in "$@"; do printf '       %s\n' "$l"; done
+  return 1
 }
 
 fatal() { not_ok "$@"; echo "# stopping: fatal check failed"; exit 1; }
@@ -62,6 +71,12 @@ check_eq() {
 check_ne() {
   if [ "$2" != "$3" ]; then ok "$1 ($2)"
   else not_ok "$1" "must not be: '$3'"; fi
+}
+
+# check_contains DESC ACTUAL SUBSTRING
+check_contains() {
+  if [[ "$2" == *"$3"* ]]; then ok "$1 ($2)"
+  else not_ok "$1" "expected to contain: '$3'" "actual: '$2'"; fi
 }
 
 # check_match DESC ACTUAL EXTENDED-REGEX
@@ -206,6 +221,111 @@ jaddrs() {
   for k in "${!JDEV[@]}"; do [ "${k#*|}" = address ] && echo "${k%%|*}"; done | sort
 }
 
+# --- gpumon's view against the kernel's -----------------------------------------------
+
+# sysfs_reset_methods_json BDF: reset_method as gpumon must report it: ["a","b"], or
+# null when the attribute is absent (the kernel hides it when no method exists)
+sysfs_reset_methods_json() {
+  local v m out=
+  v=$(pci_attr "$1" reset_method)
+  if [ "$v" = "<absent>" ]; then echo null; return; fi
+  for m in $v; do out+="${out:+,}\"$m\""; done
+  echo "[$out]"
+}
+
+# LAB_SELECTED: the addresses the config is expected to select (set by the scenario).
+LAB_SELECTED=${LAB_SELECTED:-}
+
+# sysfs_group_viable BDF: gpumon's "viable under the config", computed from sysfs:
+# true when every endpoint (not a bridge) in BDF's IOMMU group is selected
+# ($LAB_SELECTED), unbound, or on vfio-pci; null when BDF has no group.
+# (The kernel's own rule, for opening the group with VFIO, is stricter: it ignores
+# the config; see sysfs_group_vfio_ready.)
+sysfs_group_viable() {
+  local g m
+  g=$(pci_group "$1")
+  [ "$g" = none ] && { echo null; return; }
+  for m in $(pci_group_members "$g"); do
+    [ -d "/sys/bus/pci/devices/$m/pci_bus" ] && continue   # a bridge
+    [[ " $LAB_SELECTED " == *" $m "* ]] && continue
+    case $(pci_driver "$m") in none|vfio-pci) ;; *) echo false; return ;; esac
+  done
+  echo true
+}
+
+# sysfs_group_vfio_ready BDF: the kernel's rule: true when every device in the group is
+# unbound or on vfio-pci, pci-stub or pcieport; null when BDF has no group
+sysfs_group_vfio_ready() {
+  local g m
+  g=$(pci_group "$1")
+  [ "$g" = none ] && { echo null; return; }
+  for m in $(pci_group_members "$g"); do
+    case $(pci_driver "$m") in none|vfio-pci|pci-stub|pcieport) ;; *) echo false; return ;; esac
+  done
+  echo true
+}
+
+# lspci_device_name BDF: the device name pci.ids gives (lspci -mm), empty if none.
+# One lspci run per scenario, cached.
+declare -A LAB_LSPCI=()
+lspci_device_name() {
+  local slot dev rest
+  if [ ${#LAB_LSPCI[@]} -eq 0 ]; then
+    LAB_LSPCI[_]=1
+    # 0000:00:02.0 "VGA compatible controller" "Vendor" "Device name" ...
+    while read -r slot rest; do
+      [[ "$rest" =~ ^\"[^\"]*\"\ \"[^\"]*\"\ \"([^\"]*)\" ]] || continue
+      dev=${BASH_REMATCH[1]}
+      # without a pci.ids entry lspci prints "Device 1111"
+      [[ "$dev" == "Device "[0-9a-f][0-9a-f][0-9a-f][0-9a-f] ]] || LAB_LSPCI[$slot]=$dev
+    done < <(lspci -D -mm)
+  fi
+  echo "${LAB_LSPCI[$1]:-}"
+}
+
+# check_device_matches_sysfs BDF: every fact gpumon reports about BDF (in the last
+# gpumon_json output) against sysfs, read here independently
+check_device_matches_sysfs() {
+  local d=$1 ids v
+  check_eq "$d: listed by gpumon" "$(jdev "$d" address)" "$d" || return 1
+  ids=$(pci_ids "$d")
+  check_eq "$d: vendor" "$(jdev "$d" vendor)" "${ids%:*}"
+  check_eq "$d: device" "$(jdev "$d" device)" "${ids#*:}"
+  check_eq "$d: class" "$(jdev "$d" class)" "$(pci_attr "$d" class)"
+  v=$(lspci_device_name "$d")
+  if [ -n "$v" ]; then
+    check_contains "$d: name contains the pci.ids device name" "$(jdev "$d" name)" "$v"
+  else
+    check_match "$d: name is null or a string (pci.ids has no device name)" "$(jdev "$d" name)" '^(null|[^<].*)$'
+  fi
+  v=$(pci_driver "$d"); [ "$v" = none ] && v=null
+  check_eq "$d: driver" "$(jdev "$d" driver)" "$v"
+  v=$(pci_group "$d"); [ "$v" = none ] && v=null
+  check_eq "$d: iommu_group" "$(jdev "$d" iommu_group)" "$v"
+  check_eq "$d: reset_methods" "$(jdev "$d" reset_methods)" "$(sysfs_reset_methods_json "$d")"
+  v=$(pci_attr "$d" power_state); [ "$v" = "<absent>" ] && v=null
+  check_eq "$d: power_state" "$(jdev "$d" power_state)" "$v"
+  v=$(pci_attr "$d" boot_vga); [ "$v" = 1 ] && v=true || v=false
+  check_eq "$d: boot_vga" "$(jdev "$d" boot_vga)" "$v"
+  if [ "$(jdev "$d" driver_override)" != "<no-field>" ]; then  # optional field
+    v=$(pci_attr "$d" driver_override); [ "$v" = "(null)" ] && v=null
+    check_eq "$d: driver_override" "$(jdev "$d" driver_override)" "$v"
+  fi
+  v=$(jdev "$d" group_viable)
+  if [ "$(jdev "$d" selected)" = true ]; then
+    check_eq "$d: group_viable (selected device)" "$v" "$(sysfs_group_viable "$d")"
+  elif [ "$v" != null ]; then
+    check_eq "$d: group_viable (when reported)" "$v" "$(sysfs_group_viable "$d")"
+  fi
+}
+
+# expected_state BDF SELECTED(true|false): the state gpumon must report, from sysfs
+expected_state() {
+  [ "$2" = true ] || { echo unselected; return; }
+  pci_exists "$1" || { echo missing; return; }
+  case $(pci_driver "$1") in vfio-pci) echo ok ;; none) echo unbound ;; *) echo host-driver ;; esac
+}
+
 # --- udev -------------------------------------------------------------------------
 
 # lab_udevd_start: systemd-udevd in the chroot (it refuses without the variable).
@@ -215,11 +335,15 @@ lab_udevd_start() {
   wait_until 10 udevadm control --ping
 }
 
-# lab_uevents_start FILE: record kernel uevents (with properties) to FILE in the background.
+# lab_uevents_start FILE [udev|kernel]: record PCI uevents (with properties) to FILE
+# in the background; returns once the monitor listens (it prints its header after
+# binding its sockets). "kernel" (default) = raw kernel uevents, "udev" = as processed
+# by udevd.
 lab_uevents_start() {
-  SYSTEMD_IGNORE_CHROOT=1 udevadm monitor --kernel --property --subsystem-match=pci >"$1" 2>&1 &
+  local src=${2:-kernel}
+  SYSTEMD_IGNORE_CHROOT=1 udevadm monitor --"$src" --property --subsystem-match=pci >"$1" 2>&1 &
   LAB_UEVENT_PID=$!
-  sleep 0.5
+  wait_until 20 grep -q -- ' - the ' "$1" || { not_ok "udevadm monitor started"; return 1; }
 }
 
 lab_uevents_stop() { [ -n "${LAB_UEVENT_PID:-}" ] && kill "$LAB_UEVENT_PID" 2>/dev/null; wait "$LAB_UEVENT_PID" 2>/dev/null; LAB_UEVENT_PID=; }

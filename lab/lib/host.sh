@@ -35,10 +35,13 @@ lab_kernel() {
   fi
   if [[ -z "$deb" ]]; then
     log "downloading $pkg (apt-get download)"
-    if ! (cd "$cache" && apt-get download -q "$pkg" >&2 2>&1 </dev/null); then
+    if ! (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2 </dev/null); then
       log "download failed; running apt-get update and retrying"
       apt-get update -q >&2 </dev/null || die "apt-get update failed"
-      (cd "$cache" && apt-get download -q "$pkg" >&2 </dev/null) || die "apt-get download $pkg failed"
+      # the lists may have been old: the meta package may now name a newer image
+      pkg=${LAB_KERNEL_PKG:-$(kernel_pkg_from_apt)}
+      [[ -n "$pkg" ]] || die "cannot resolve the 6.1 kernel package from linux-image-amd64"
+      (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2 </dev/null) || die "apt-get download $pkg failed"
     fi
     deb=$(ls -t "$cache/${pkg}"_*.deb | head -n 1)
   fi
@@ -130,7 +133,9 @@ lab_initramfs() {
 qemu_args() {
   local out=$1 mode=$2 cmdline
   cmdline="console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=${LAB_LOGLEVEL:-4} mitigations=off"
-  cmdline+=" lab.repo=$REPO lab.moddir=$MODDIR lab.mode=$mode ${LAB_CMDLINE_EXTRA:-}"
+  cmdline+=" lab.repo=$REPO lab.moddir=$MODDIR lab.gpumondir=$(dirname "$GPUMON_BIN") lab.mode=$mode"
+  cmdline+=" ${LAB_CMDLINE_EXTRA:-}"
+  case "$REPO$MODDIR$GPUMON_BIN" in *" "*) die "the lab needs paths without spaces (repo, kernel, GPUMON_BIN)" ;; esac
   QEMU_ARGS=(
     -nodefaults -no-user-config -no-reboot
     -machine q35,accel=tcg -cpu max -smp "${LAB_SMP:-2}" -m "${LAB_MEM:-2048}"

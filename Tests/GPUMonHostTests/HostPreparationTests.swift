@@ -1,8 +1,0 @@
-import GPUMonHost
-import Testing
-
-@Suite struct HostPreparationTests {
-    @Test func moduleLinks() {
-        #expect(String(describing: HostPreparation.self) == "HostPreparation")
-    }
-}
