@@ -5,6 +5,7 @@ import ServiceLifecycle
 import UnixSignals
 import Systemd
 import Udev
+import VFIO
 
 /// `gpumon daemon`: wires the event source, the enforcer, the control socket, reloads and the watchdog into one
 /// `ServiceGroup` that stops cleanly on SIGTERM/SIGINT.
@@ -16,10 +17,13 @@ public struct Daemon {
         public var dryRun: Bool
         /// Overrides `[daemon] socket` (tests).
         public var socketPath: String?
+        /// Overrides `[daemon] state_dir` (tests).
+        public var stateDirectory: String?
         public var logLevel: Logger.Level
 
         public init(configPath: String, sysfs: FileTree, proc: FileTree, dryRun: Bool, socketPath: String?,
-            logLevel: Logger.Level) {
+            stateDirectory: String? = nil, logLevel: Logger.Level) {
+            self.stateDirectory = stateDirectory
             self.configPath = configPath
             self.sysfs = sysfs
             self.proc = proc
@@ -60,14 +64,18 @@ public struct Daemon {
             "target_driver": "\(config.daemon.targetDriver)", "dry_run": "\(options.dryRun)",
             "socket": "\(socketPath)",
         ])
+        let lifecycle = Daemon.makeLifecycle(config: config, options: options, enforcer: enforcer, alerts: alerts,
+            metrics: metrics, logger: logger)
         await enforcer.reconcileAll(reason: "start")
+        await lifecycle.start()
         if let path = config.alerts.textfile {
             MetricsTextfile(path: path, metrics: metrics, logger: logger).writeNow()
         }
         let services: [any Service] = [
             UeventService(stream: stream, enforcer: enforcer),
-            ControlServer(path: socketPath, listener: listener, enforcer: enforcer, logger: logger),
-            ReloadService(configPath: options.configPath, enforcer: enforcer, alerts: alerts, logger: logger),
+            ControlServer(path: socketPath, listener: listener, enforcer: enforcer, lifecycle: lifecycle, logger: logger),
+            ReloadService(configPath: options.configPath, enforcer: enforcer, lifecycle: lifecycle, alerts: alerts,
+                logger: logger),
             WatchdogService(enforcer: enforcer),
         ]
         // service-lifecycle narrates every start and stop at debug; keep that out of a debug log of gpumon's own.
@@ -82,6 +90,31 @@ public struct Daemon {
         logger.notice("gpumon daemon stopped")
     }
 
+    /// The VM-lifecycle side: reset engine, budget store, coordinator. Also used by `gpumon reset` without a daemon.
+    public static func makeLifecycle(config: Config, options: Options, enforcer: Enforcer, alerts: AlertCenter,
+        metrics: DaemonMetrics, logger: Logger) -> VMLifecycle
+    {
+        let stateDirectory = options.stateDirectory ?? config.daemon.stateDir
+        let order = DriverRegistrationOrder(sysfs: options.sysfs, proc: options.proc)
+        let targetModule = String(config.daemon.targetDriver.map { $0 == "-" ? "_" : $0 })
+        let engine = ResetEngine(environment: .init(
+            sysfs: options.sysfs, proc: options.proc, writer: SysfsAttributeWriter(sysfs: options.sysfs),
+            targetDriver: config.daemon.targetDriver, stateDirectory: stateDirectory, dryRun: options.dryRun,
+            stepTimeout: config.reset.stepTimeout, settleTimeout: config.reset.settleTimeout,
+            hotReset: { group, device in
+                do {
+                    try VFIOHotReset.reset(group: group, device: device)
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            },
+            earlierDrivers: { modalias in order.earlierMatchingModules(modalias: modalias, targetModule: targetModule) }))
+        return VMLifecycle(config: config, enforcer: enforcer, engine: engine,
+            store: ResetBudgetStore(stateDirectory: stateDirectory), alerts: alerts, metrics: metrics, logger: logger,
+            dryRun: options.dryRun)
+    }
+
     /// `auto` means udev when systemd-udevd runs (its control socket exists), else the raw kernel source.
     static func resolveSource(_ setting: Config.UeventSource, sysfs: FileTree) -> UdevMonitor.Source {
         switch setting {
@@ -89,5 +122,23 @@ public struct Daemon {
         case .kernel: return .kernel
         case .auto: return FileTree(root: "/").exists("run/udev/control") ? .udev : .kernel
         }
+    }
+}
+
+extension Daemon {
+    /// An enforcer and a lifecycle coordinator without event sources, for one-shot commands (`gpumon reset`,
+    /// `gpumon clear`) when no daemon runs.
+    public static func standalone(config: Config, options: Options) async -> VMLifecycle {
+        let level = options.logLevel
+        let logger = Logger(label: "gpumon") { label in DaemonLogHandler(label: label, level: level, structured: false) }
+        let metrics = DaemonMetrics()
+        let alerts = AlertCenter(logger: logger, metrics: metrics, command: nil, commandTimeout: .seconds(1))
+        let environment = Enforcer.Environment(
+            sysfs: options.sysfs, proc: options.proc, writer: SysfsAttributeWriter(sysfs: options.sysfs),
+            dryRun: options.dryRun, ueventSource: "none", loadModule: { _ in false })
+        let enforcer = Enforcer(config: config, environment: environment, logger: logger, metrics: metrics,
+            alerts: alerts)
+        return makeLifecycle(config: config, options: options, enforcer: enforcer, alerts: alerts, metrics: metrics,
+            logger: logger)
     }
 }

@@ -37,6 +37,14 @@ struct Status: AsyncParsableCommand {
             report = StatusReport.build(
                 config: config, topology: topology, problems: problems, selection: selection,
                 names: global.pciNames(), includeUnselected: all)
+            // Quarantines outlive the daemon: show them from its state file.
+            let (budget, _) = ResetBudgetStore(stateDirectory: config.daemon.stateDir).load()
+            for index in report.devices.indices {
+                if let quarantine = budget.quarantined[report.devices[index].address.description] {
+                    report.devices[index].state = .quarantined
+                    report.devices[index].note = quarantine.reason + "; gpumon clear \(report.devices[index].address)"
+                }
+            }
         }
         if let daemonNote { report.problems.append(daemonNote) }
         if json {

@@ -39,11 +39,14 @@ public struct ControlResponse: Codable, Sendable {
     public var ok: Bool
     public var error: String?
     public var status: StatusReport?
+    /// What a `reset` or `clear` did, one line each, for people.
+    public var lines: [String]?
 
-    public init(ok: Bool, error: String? = nil, status: StatusReport? = nil) {
+    public init(ok: Bool, error: String? = nil, status: StatusReport? = nil, lines: [String]? = nil) {
         self.ok = ok
         self.error = error
         self.status = status
+        self.lines = lines
     }
 
     public static func failure(_ message: String) -> ControlResponse { ControlResponse(ok: false, error: message) }

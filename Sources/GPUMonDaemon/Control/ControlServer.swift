@@ -12,14 +12,16 @@ public struct ControlServer: Service {
     /// The listening socket from ``prepare(path:)``, made before the daemon does anything else.
     let listener: Int32
     public let enforcer: Enforcer
+    public let lifecycle: VMLifecycle
     public let logger: Logger
     /// Requests larger than this are refused.
     public static let maxRequestBytes = 64 << 10
 
-    public init(path: String, listener: Int32, enforcer: Enforcer, logger: Logger) {
+    public init(path: String, listener: Int32, enforcer: Enforcer, lifecycle: VMLifecycle, logger: Logger) {
         self.path = path
         self.listener = listener
         self.enforcer = enforcer
+        self.lifecycle = lifecycle
         self.logger = logger
     }
 
@@ -39,7 +41,7 @@ public struct ControlServer: Service {
         let listener = self.listener
         let queue = DispatchQueue(label: "gpumon.control")
         let source = DispatchSource.makeReadSource(fileDescriptor: listener, queue: queue)
-        let handler = ConnectionHandler(enforcer: enforcer, logger: logger)
+        let handler = ConnectionHandler(enforcer: enforcer, lifecycle: lifecycle, logger: logger)
         source.setEventHandler {
             guard let client = UnixSocket.acceptConnection(listener) else { return }
             handler.serve(client)
@@ -57,6 +59,7 @@ public struct ControlServer: Service {
 /// Serves one connection at a time off the accept queue: reads, checks, answers, closes.
 private struct ConnectionHandler: Sendable {
     let enforcer: Enforcer
+    let lifecycle: VMLifecycle
     let logger: Logger
 
     func serve(_ fd: Int32) {
@@ -77,12 +80,17 @@ private struct ConnectionHandler: Sendable {
             return
         }
         let enforcer = self.enforcer
+        let lifecycle = self.lifecycle
         Task {
             let response: ControlResponse
             switch request.command {
             case "ping": response = ControlResponse(ok: true)
             case "status": response = ControlResponse(ok: true, status: await enforcer.status())
-            default: response = .failure("unknown command \"\(request.command.prefix(64))\": expected status or ping")
+            case "released", "reset", "clear":
+                response = await ControlCommands.handle(request, lifecycle: lifecycle, enforcer: enforcer)
+            default:
+                response = .failure("unknown command \"\(request.command.prefix(64))\": expected status, ping, "
+                    + "released, reset or clear")
             }
             reply(fd, response)
         }

@@ -9,16 +9,16 @@ public import Logging
 /// after.
 public actor VMLifecycle {
     private var config: Config
-    private let enforcer: Enforcer
+    let enforcer: Enforcer
     private let engine: ResetEngine
     private let store: ResetBudgetStore
     private var budget: ResetBudget
     private let alerts: AlertCenter
     private let metrics: DaemonMetrics
     private let logger: Logger
-    private let dryRun: Bool
+    let dryRun: Bool
     private var lastRelease: [PCISlot: Double] = [:]
-    private var busy: Set<PCISlot> = []
+    var busy: Set<PCISlot> = []
     /// Recent kernel-log lines about PCI devices (from /dev/kmsg), for the stuck check.
     private var kernelLines: [String] = []
 
@@ -227,5 +227,62 @@ public actor VMLifecycle {
             if ContinuousClock.now >= deadline { return false }
             try? await Task.sleep(for: .milliseconds(50))
         }
+    }
+}
+
+extension VMLifecycle {
+    /// `gpumon reset ADDR…`: resets the slots of the given selected functions now, within a quarantine but
+    /// regardless of the interval and count limits.
+    public func operatorReset(_ addresses: [PCIAddress], method: ResetMethod?, dryRun requestedDryRun: Bool)
+        async -> ControlResponse
+    {
+        let (config, topology, selection) = await enforcer.view()
+        var lines: [String] = []
+        var ok = true
+        for slot in Set(addresses.map(\.slot)).sorted(by: { $0.description < $1.description }) {
+            let functions = selection.selectedAddresses.filter { $0.slot == slot }
+            guard !functions.isEmpty else {
+                lines.append("\(slot): not selected by the config; gpumon resets only selected devices")
+                ok = false
+                continue
+            }
+            let held = await enforcer.heldGroups()
+            if let group = functions.compactMap({ topology[$0]?.iommuGroup }).first(where: held.contains) {
+                lines.append("\(slot): IOMMU group \(group) is held open by a process; not resetting a device in use")
+                ok = false
+                continue
+            }
+            let rule = config.gpus.first { gpu in
+                functions.contains { a in gpu.addresses.contains(a) || topology[a].map { gpu.ids.contains($0.id) } == true }
+            } ?? Config.GPU()
+            if requestedDryRun && !dryRun {
+                let plan = ResetPlanner.plan(functions: functions.compactMap { topology[$0] },
+                    methods: rule.resetMethods, topology: topology, only: method)
+                lines.append("\(slot): dry run: would try " + (plan.steps.isEmpty ? "nothing"
+                    : plan.steps.map(\.description).joined(separator: ", then ")))
+                lines.append(contentsOf: plan.skipped.map { "\(slot): skipped \($0)" })
+                continue
+            }
+            guard busy.insert(slot).inserted else {
+                lines.append("\(slot): a reset is already running")
+                ok = false
+                continue
+            }
+            let report = await reset(functions: functions, config: config, topology: topology, rule: rule,
+                method: method, why: "operator request", operator: true)
+            busy.remove(slot)
+            guard let report else {
+                lines.append("\(slot): not reset (quarantined; see gpumon status, gpumon clear)")
+                ok = false
+                continue
+            }
+            for step in report.steps {
+                lines.append("\(slot): \(step.step.method): \(step.succeeded ? "ok" : "failed") in "
+                    + "\(Int(step.seconds * 1000)) ms: \(step.detail)")
+            }
+            lines.append(contentsOf: report.skipped.map { "\(slot): skipped \($0)" })
+            if !report.succeeded { ok = false }
+        }
+        return ControlResponse(ok: ok, error: ok ? nil : "not every reset succeeded", lines: lines)
     }
 }

@@ -8,12 +8,14 @@ import UnixSignals
 public struct ReloadService: Service {
     let configPath: String
     let enforcer: Enforcer
+    let lifecycle: VMLifecycle
     let alerts: AlertCenter
     let logger: Logger
 
-    public init(configPath: String, enforcer: Enforcer, alerts: AlertCenter, logger: Logger) {
+    public init(configPath: String, enforcer: Enforcer, lifecycle: VMLifecycle, alerts: AlertCenter, logger: Logger) {
         self.configPath = configPath
         self.enforcer = enforcer
+        self.lifecycle = lifecycle
         self.alerts = alerts
         self.logger = logger
     }
@@ -26,6 +28,7 @@ public struct ReloadService: Service {
                 let config = try ConfigLoader.load(path: configPath)
                 logger.notice("config reloaded", metadata: ["config": "\(configPath)"])
                 await enforcer.reload(config)
+                await lifecycle.reload(config)
             } catch {
                 alerts.raise(Alert(kind: .configRejected,
                     message: "SIGHUP: new config rejected, keeping the running one: \(error)", time: WallClock.now()))

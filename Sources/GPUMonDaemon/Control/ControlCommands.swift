@@ -1,0 +1,43 @@
+import GPUMonCore
+
+/// The control socket's lifecycle commands: `released` (the hook), `reset` and `clear` (operators).
+enum ControlCommands {
+    static func handle(_ request: ControlRequest, lifecycle: VMLifecycle, enforcer: Enforcer) async -> ControlResponse {
+        var addresses: [PCIAddress] = []
+        for text in request.addresses ?? [] {
+            do {
+                addresses.append(try PCIAddress(parsing: text))
+            } catch {
+                return .failure(error.description)
+            }
+        }
+        guard !addresses.isEmpty || request.command == "released" else {
+            return .failure("\(request.command) needs \"addresses\"")
+        }
+        switch request.command {
+        case "released":
+            let source = request.source.flatMap(ReleaseSignal.Source.init(rawValue:)) ?? .hook
+            let signal = ReleaseSignal(source: source, domain: request.domain, addresses: addresses,
+                reason: request.reason)
+            // The hook must return at once: handle the stop after replying.
+            Task { await lifecycle.release(signal) }
+            return ControlResponse(ok: true, lines: ["release of \(addresses.count) function(s) accepted"])
+        case "reset":
+            var method: ResetMethod?
+            if let name = request.method {
+                guard let parsed = ResetMethod(rawValue: name) else {
+                    return .failure("unknown reset method \"\(name.prefix(32))\": expected one of "
+                        + ResetMethod.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                method = parsed
+            }
+            return await lifecycle.operatorReset(addresses, method: method, dryRun: request.dryRun ?? false)
+        default:
+            let cleared = await lifecycle.clear(addresses)
+            return ControlResponse(ok: true, lines: addresses.map { address in
+                cleared.contains(address) ? "\(address): quarantine and reset history cleared"
+                    : "\(address): nothing to clear"
+            })
+        }
+    }
+}
