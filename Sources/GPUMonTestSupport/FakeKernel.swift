@@ -14,6 +14,13 @@ public final class FakeKernel: @unchecked Sendable {
     /// Simulates a kernel where `driver_override` is ignored, to exercise the `new_id` fallback.
     public var ignoresOverride = false
     private var dynamicIDs: [String: Set<PCIID>] = [:]
+    /// Functions whose config space reads all ones until a reset by one of `wedgedUntil[address]` methods.
+    public var wedged: [PCIAddress: Set<String>] = [:]
+    /// Resets done, in order, as `method address`.
+    public private(set) var resets: [String] = []
+    /// Every driver that bound a selected-or-not function, in order (`address driver`): the lab's "no host-driver
+    /// bind during a reset" in miniature.
+    public private(set) var binds: [String] = []
     /// Every write, in order, as `path <- value`.
     public private(set) var writes: [String] = []
 
@@ -61,7 +68,7 @@ public final class FakeKernel: @unchecked Sendable {
             if dynamicIDs[name, default: []].contains(id) || hostDrivers[id] == name { throw fail(.fileExists) }
             dynamicIDs[name, default: []].insert(id)
             for address in try allAddresses() where driver(of: address) == nil && identity(of: address) == id {
-                if overrideAllows(address, name) { try sys.bind(address, to: name) }
+                if overrideAllows(address, name) { try bind(address, name) }
             }
         case (5, "remove_id"):
             guard registered.contains(parts[3]) else { throw fail(.noSuchFileOrDirectory) }
@@ -76,24 +83,76 @@ public final class FakeKernel: @unchecked Sendable {
             guard let address = PCIAddress(value), driver(of: address) == nil, registered.contains(name),
                 overrideAllows(address, name)
             else { throw fail(.operationNotSupportedByDevice) }
-            try sys.bind(address, to: name)
+            try bind(address, name)
+        case (5, "reset") where parts[0...2] == ["bus", "pci", "devices"]:
+            guard let address = PCIAddress(parts[3]) else { throw fail(.invalidArgument) }
+            let dir = sys.path(of: address) ?? ""
+            let method = (try? sys.tree.readString("\(dir)/reset_method"))??.split(separator: " ").first.map(String.init)
+            guard let method else { throw fail(.inappropriateIOCTLForDevice) }
+            // The kernel's bus reset needs the function alone on its bus.
+            if method == "bus", (try allAddresses()).contains(where: { $0.slot == address.slot && $0 != address }) {
+                throw fail(.inappropriateIOCTLForDevice)
+            }
+            resets.append("\(method) \(address)")
+            if wedged[address]?.contains(method) == true { try unwedge(address) }
+        case (5, "remove") where parts[0...2] == ["bus", "pci", "devices"]:
+            guard let address = PCIAddress(parts[3]) else { throw fail(.invalidArgument) }
+            try sys.remove(address)
+            if wedged[address] != nil { try unwedgeOnNextAdd.insert(address) }
+        case (_, "rescan") where parts.contains("pci_bus"):
+            // devices/…/<bridge>/pci_bus/<bus>/rescan
+            let bridge = parts.dropLast(3).last.flatMap(PCIAddress.init)
+            for address in sys.removedDevices(under: bridge) {
+                try sys.rescan(address)
+                if unwedgeOnNextAdd.remove(address) != nil { wedged[address] = nil }
+                try probe(address)
+            }
         default:
             try sys.tree.writeAttribute(value, to: relative)
         }
     }
 
+    private var unwedgeOnNextAdd: Set<PCIAddress> = []
+
+    /// Makes `address` read all ones in config space until reset by one of `fixedBy`.
+    public func wedge(_ address: PCIAddress, fixedBy methods: Set<String>) throws {
+        wedged[address] = methods
+        try sys.setConfigVendor(address, 0xffff)
+    }
+
+    /// The VFIO hot reset, as the engine's seam: resets every function of the device's slot.
+    public func hotReset(group: Int, device: String) -> String? {
+        guard let address = PCIAddress(device) else { return "bad device" }
+        resets.append("slot \(address.slot)")
+        for other in (try? allAddresses()) ?? [] where other.slot == address.slot {
+            if wedged[other]?.contains("slot") == true { try? unwedge(other) }
+        }
+        return nil
+    }
+
+    private func unwedge(_ address: PCIAddress) throws {
+        wedged[address] = nil
+        guard let id = identity(of: address) else { return }
+        try sys.setConfigVendor(address, id.vendor)
+    }
+
     /// What a plain probe does: the override decides when set; else dynamic IDs, then static tables.
     public func probe(_ address: PCIAddress) throws {
         if !ignoresOverride, let override = self.override(of: address) {
-            if registered.contains(override) { try sys.bind(address, to: override) }
+            if registered.contains(override) { try bind(address, override) }
             return
         }
         guard let id = identity(of: address) else { return }
         if let dynamic = dynamicIDs.first(where: { $0.value.contains(id) && registered.contains($0.key) }) {
-            try sys.bind(address, to: dynamic.key)
+            try bind(address, dynamic.key)
         } else if let host = hostDrivers[id], registered.contains(host) {
-            try sys.bind(address, to: host)
+            try bind(address, host)
         }
+    }
+
+    private func bind(_ address: PCIAddress, _ driver: String) throws {
+        binds.append("\(address) \(driver)")
+        try sys.bind(address, to: driver)
     }
 
     public func driver(of address: PCIAddress) -> String? {

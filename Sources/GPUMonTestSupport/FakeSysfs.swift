@@ -14,6 +14,7 @@ public final class FakeSysfs {
     /// The tree; pass `tree.root` as `--sysfs-root`.
     public let tree: FileTree
     private var devicePaths: [PCIAddress: String] = [:]
+    private var specs: [PCIAddress: Device] = [:]
 
     /// Creates an empty tree (no devices) in a new temporary directory.
     public init() throws {
@@ -79,6 +80,7 @@ public final class FakeSysfs {
         } ?? "devices/pci0000:00"
         let dir = "\(parentPath)/\(device.address)"
         devicePaths[device.address] = dir
+        specs[device.address] = device
         try tree.createDirectory(dir)
         func attr(_ name: String, _ value: String) throws { try tree.writeFileAtomically(value + "\n", to: "\(dir)/\(name)") }
         try attr("vendor", "0x" + device.id.vendorHex)
@@ -99,6 +101,18 @@ public final class FakeSysfs {
         }
         try attr("remove", "")
         try attr("rescan", "")
+        let sub = device.subsystem ?? device.id
+        try attr("modalias", "pci:v0000\(device.id.vendorHex.uppercased())d0000\(device.id.deviceHex.uppercased())"
+            + "sv0000\(sub.vendorHex.uppercased())sd0000\(sub.deviceHex.uppercased())"
+            + "bc\(hexByte(device.pciClass >> 16))sc\(hexByte(device.pciClass >> 8))i\(hexByte(device.pciClass))")
+        if device.parent != nil {
+            // The parent bridge's secondary bus, named like the kernel names it (DDDD:BB), with its rescan file.
+            let bus = "\(parentPath)/pci_bus/" + String(device.address.description.prefix(7))
+            if !tree.exists("\(bus)/rescan") {
+                try tree.createDirectory(bus)
+                try tree.writeFileAtomically("", to: "\(bus)/rescan")
+            }
+        }
         let vendor = device.configVendor ?? device.id.vendor
         var config = [UInt8](repeating: 0, count: 64)
         config[0] = UInt8(vendor & 0xff)
@@ -131,8 +145,42 @@ public final class FakeSysfs {
         try tree.createSymlink("\(dir)/driver", target: up(dir) + "bus/pci/drivers/\(driver)")
     }
 
+    /// Hot-removes a device the way `remove` does: its directory and every link to it disappear.
+    public func remove(_ address: PCIAddress) throws {
+        guard let dir = devicePaths[address] else { return }
+        try tree.removeFile("bus/pci/devices/\(address)")
+        if let group = specs[address]?.iommuGroup {
+            try tree.removeFile("kernel/iommu_groups/\(group)/devices/\(address)")
+        }
+        removeTree(tree.path(dir))
+        devicePaths[address] = nil
+    }
+
+    /// Adds a removed device again as a rescan would: a new device object, unbound, no `driver_override`.
+    public func rescan(_ address: PCIAddress) throws {
+        guard devicePaths[address] == nil, var spec = specs[address] else { return }
+        spec.driver = nil
+        spec.driverOverride = nil
+        try add(spec)
+    }
+
+    /// Removed devices under `parent` (for a fake bus rescan).
+    public func removedDevices(under parent: PCIAddress?) -> [PCIAddress] {
+        specs.filter { devicePaths[$0.key] == nil && $0.value.parent == parent }.map(\.key).sorted()
+    }
+
     /// The device directory of `address` relative to the root.
     public func path(of address: PCIAddress) -> String? { devicePaths[address] }
+
+    /// Rewrites the vendor ID in `config` (`0xffff`: the device stopped answering config reads).
+    public func setConfigVendor(_ address: PCIAddress, _ vendor: UInt16) throws {
+        guard let dir = devicePaths[address],
+            var bytes = try tree.readBytes("\(dir)/config", maxBytes: 64), bytes.count >= 2
+        else { return }
+        bytes[0] = UInt8(vendor & 0xff)
+        bytes[1] = UInt8(vendor >> 8)
+        try tree.writeFileAtomically(bytes: bytes, to: "\(dir)/config")
+    }
 
     /// Overwrites one attribute of a device (for odd-contents tests).
     public func setAttribute(_ address: PCIAddress, _ name: String, _ value: String) throws {
@@ -143,6 +191,11 @@ public final class FakeSysfs {
     private func up(_ dir: String) -> String {
         String(repeating: "../", count: dir.split(separator: "/").count)
     }
+}
+
+private func hexByte(_ value: UInt32) -> String {
+    let text = String(value & 0xff, radix: 16, uppercase: true)
+    return text.count == 1 ? "0" + text : text
 }
 
 /// Removes a directory tree (test clean-up only).

@@ -79,6 +79,9 @@ public actor VMLifecycle {
             busy.insert(slot)
             await handleStop(slot: slot, functions: functions, signal: signal, config: config, topology: topology)
             busy.remove(slot)
+            // The window runs from the end of the handling too: the other sources' signals for this stop may
+            // have queued behind a long reset.
+            lastRelease[slot] = WallClock.now()
         }
     }
 

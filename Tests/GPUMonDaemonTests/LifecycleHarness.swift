@@ -1,0 +1,41 @@
+import Foundation
+import GPUMonCore
+import GPUMonDaemon
+import GPUMonTestSupport
+import HostFS
+import Logging
+
+/// The harness plus a VM-lifecycle coordinator whose reset engine writes through the fake kernel.
+struct LifecycleHarness {
+    let base: Harness
+    let lifecycle: VMLifecycle
+    let stateDirectory: String
+
+    init(sys: FakeSysfs, config text: String, earlierDrivers: @escaping @Sendable (String) -> [String] = { _ in [] },
+        stateDirectory: String? = nil, dryRun: Bool = false) throws
+    {
+        base = try Harness(sys: sys, config: text, dryRun: dryRun)
+        let state = stateDirectory ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("gpumon-state-\(UUID().uuidString)").path
+        self.stateDirectory = state
+        let kernel = base.kernel
+        let engine = ResetEngine(environment: .init(
+            sysfs: sys.tree, proc: base.proc.tree, writer: kernel, targetDriver: "vfio-pci", stateDirectory: state,
+            dryRun: dryRun, stepTimeout: .seconds(5), settleTimeout: .seconds(2),
+            hotReset: { group, device in kernel.hotReset(group: group, device: device) },
+            earlierDrivers: earlierDrivers))
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        lifecycle = VMLifecycle(config: base.config, enforcer: base.enforcer, engine: engine,
+            store: ResetBudgetStore(stateDirectory: state), alerts: base.alerts, metrics: DaemonMetrics(),
+            logger: logger, dryRun: dryRun)
+    }
+
+    func stop(_ addresses: [String], source: ReleaseSignal.Source = .log) async throws {
+        await lifecycle.release(ReleaseSignal(source: source, domain: "instance-0000001a",
+            addresses: try addresses.map { try PCIAddress(parsing: $0) }, reason: "destroyed"))
+    }
+
+    func state(_ address: String) async -> DeviceState? {
+        await base.enforcer.status().devices.first { $0.address.description == address }?.state
+    }
+}
