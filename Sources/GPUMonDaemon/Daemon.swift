@@ -77,6 +77,7 @@ public struct Daemon {
             ReloadService(configPath: options.configPath, enforcer: enforcer, lifecycle: lifecycle, alerts: alerts,
                 logger: logger),
             WatchdogService(enforcer: enforcer),
+            KernelLogService(lifecycle: lifecycle, logger: logger),
         ]
         // service-lifecycle narrates every start and stop at debug; keep that out of a debug log of gpumon's own.
         var groupLogger = logger

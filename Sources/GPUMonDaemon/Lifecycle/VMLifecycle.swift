@@ -105,6 +105,8 @@ public actor VMLifecycle {
         let assessments = functions.map {
             StuckAssessment.assess(address: $0, device: fresh[$0], logLines: signal.errorLines + kernelLines)
         }
+        // Kernel lines count for one stop only.
+        kernelLines.removeAll { line in functions.contains { line.contains($0.description) } }
         let rule = config.gpus.firstIndex { gpu in
             functions.contains { address in gpu.addresses.contains(address) || fresh[address].map { gpu.ids.contains($0.id) } == true }
         }.map { config.gpus[$0] } ?? Config.GPU()
