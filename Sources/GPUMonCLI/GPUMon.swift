@@ -10,7 +10,7 @@ public struct GPUMon: AsyncParsableCommand {
             2 bad usage or an invalid config; 3 a runtime error (sysfs unreadable, I/O error).
             """,
         version: GPUMonVersion.current,
-        subcommands: [Status.self, CheckConfig.self, DaemonCommand.self, UdevMatch.self]
+        subcommands: [Status.self, CheckConfig.self, DaemonCommand.self, UdevMatch.self, Hook.self]
     )
 
     public init() {}
