@@ -72,11 +72,21 @@ final class FakeControlServer: @unchecked Sendable {
     }
 
     /// Runs `gpumon hook …` with `stdin`; when `keepStdinOpen`, the write end stays open until the process ends.
-    func hook(_ arguments: [String], stdin: String, keepStdinOpen: Bool = false) throws -> Run {
+    func hook(_ arguments: [String], stdin: String, keepStdinOpen: Bool = false, script: [String: String]? = nil) throws
+        -> Run
+    {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: BuiltBinary.path)
-        process.arguments = ["hook"] + arguments
-        process.environment = ["PATH": "/usr/bin:/bin", "GPUMON_CONFIG": "/nonexistent/gpumon.toml"]
+        if let script {
+            // The shipped sh hook, called the way libvirt calls it.
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = [repositoryRoot() + "/hooks/qemu"] + arguments
+            process.environment = ["PATH": "/usr/bin:/bin", "GPUMON_CONFIG": "/nonexistent/gpumon.toml"]
+                .merging(script) { _, new in new }
+        } else {
+            process.executableURL = URL(fileURLWithPath: BuiltBinary.path)
+            process.arguments = ["hook"] + arguments
+            process.environment = ["PATH": "/usr/bin:/bin", "GPUMON_CONFIG": "/nonexistent/gpumon.toml"]
+        }
         let input = Pipe()
         let out = Pipe()
         let err = Pipe()
@@ -166,5 +176,24 @@ final class FakeControlServer: @unchecked Sendable {
         let huge = try hook(["--socket", server.path, "vm", "prepare", "begin", "-"],
             stdin: String(repeating: "<x/>", count: 4 << 20), keepStdinOpen: true)
         #expect(huge.status == 0 && huge.stdout.isEmpty && huge.elapsed < .seconds(1), "took \(huge.elapsed)")
+    }
+
+    @Test func theShippedShellHookUsesTheBinaryOrFallsBackToPython() throws {
+        let server = try FakeControlServer(answers: true)
+        let binary = try hook(["instance-0000001b", "stopped", "end", "-"], stdin: try gpuXML("stopped-end"),
+            script: ["GPUMON_BIN": BuiltBinary.path, "GPUMON_CONFIG": try BuiltBinary.temporaryFile(
+                "[daemon]\nsocket = \"\(server.path)\"\n[[gpu]]\nids = [\"10de:2204\"]\n")])
+        #expect(binary.status == 0 && binary.stdout.isEmpty && binary.stderr.isEmpty, "\(binary)")
+        let ignored = try hook(["instance-0000001b", "prepare", "begin", "-"], stdin: try gpuXML("prepare-begin"),
+            script: ["GPUMON_BIN": "/nonexistent"])
+        #expect(ignored.status == 0 && ignored.stdout.isEmpty)
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return }
+        let python = try hook(["instance-0000001b", "release", "end", "destroyed"], stdin: try gpuXML("release-end"),
+            script: ["GPUMON_BIN": "/nonexistent", "GPUMON_SOCKET": server.path])
+        #expect(python.status == 0 && python.stdout.isEmpty && python.stderr.isEmpty, "\(python)")
+        let requests = try server.requests.map(request)
+        #expect(requests.map { $0["reason"] as? String } == ["stopped end", "release end"])
+        #expect(requests.allSatisfy { $0["addresses"] as? [String] == ["0000:01:00.0", "0000:01:00.1"] })
+        #expect(requests.allSatisfy { $0["source"] as? String == "hook" && $0["domain"] as? String == "instance-0000001b" })
     }
 }
