@@ -11,8 +11,8 @@ public struct GPUMon: AsyncParsableCommand {
             """,
         version: GPUMonVersion.current,
         subcommands: [
-            Status.self, CheckConfig.self, DaemonCommand.self, Reset.self, Clear.self, Doctor.self, Setup.self,
-            UdevMatch.self,
+            Status.self, CheckConfig.self, DaemonCommand.self, Reset.self, Clear.self, Hook.self, Doctor.self,
+            Setup.self, UdevMatch.self,
         ]
     )
 

@@ -1,0 +1,48 @@
+/// Follows one domain across its log lines and says when the VM released functions.
+///
+/// Wraps a ``DomainLogParser`` and remembers, since the latest `starting up` block, the vfio-pci functions the
+/// VM was given and the vfio/PCI error lines seen. A `shutting down` line then yields a ``ReleaseSignal`` with
+/// `source: .log`; the memory is cleared so a stop is never reported twice from the same lines.
+///
+/// A stop is reported only when the latest start passed functions through: a VM without host devices is no
+/// business of gpumon's, and a stop whose start is not in the log (rotated away) has no addresses to give.
+public struct DomainLogTracker: Sendable {
+    /// At most this many error lines are kept per run; later ones replace the oldest.
+    public static let maxErrorLines = 64
+
+    public let domain: String
+    private var parser = DomainLogParser()
+    /// The functions of the latest `starting up` block; empty after a stop.
+    public private(set) var addresses: [PCIAddress] = []
+    /// Error lines since the latest start.
+    public private(set) var errorLines: [String] = []
+
+    public init(domain: String) {
+        self.domain = domain
+    }
+
+    /// Feeds one complete line; returns the release it completes, if any.
+    public mutating func feed(_ line: Substring) -> ReleaseSignal? {
+        var release: ReleaseSignal?
+        for event in parser.feed(line) {
+            switch event {
+            case .started(let started):
+                addresses = started
+                errorLines = []
+            case .error(let text):
+                if errorLines.count >= DomainLogTracker.maxErrorLines { errorLines.removeFirst() }
+                errorLines.append(text)
+            case .stopped(let reason):
+                if !addresses.isEmpty {
+                    release = ReleaseSignal(
+                        source: .log, domain: domain, addresses: addresses, reason: reason, errorLines: errorLines)
+                }
+                addresses = []
+                errorLines = []
+            }
+        }
+        return release
+    }
+
+    public mutating func feed(_ line: String) -> ReleaseSignal? { feed(line[...]) }
+}
