@@ -78,6 +78,10 @@ public struct Daemon {
                 logger: logger),
             WatchdogService(enforcer: enforcer),
             KernelLogService(lifecycle: lifecycle, logger: logger),
+            VMProcessWatcher(proc: options.proc, enforcer: enforcer, lifecycle: lifecycle, logger: logger),
+            DomainLogWatcher(
+                directories: config.libvirt.logDirs, stateDirectory: options.stateDirectory ?? config.daemon.stateDir,
+                logger: logger, onRelease: { signal in await lifecycle.release(signal) }),
         ]
         // service-lifecycle narrates every start and stop at debug; keep that out of a debug log of gpumon's own.
         var groupLogger = logger

@@ -23,7 +23,7 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: BuiltBinary.path)
         process.arguments = ["daemon", "--dry-run", "--config", config, "--sysfs-root", sys.tree.root,
-            "--proc-root", proc.path, "--socket", socket]
+            "--proc-root", proc.path, "--socket", socket, "--state-dir", dir.appendingPathComponent("state").path]
         process.environment = ["PATH": "/usr/bin:/bin"]
         let err = Pipe()
         process.standardError = err
@@ -111,7 +111,7 @@ import Testing
         let first = try start(sys, config: "[[gpu]]\nids = [\"10de:2204\"]\n")
         defer { first.process.terminate(); first.process.waitUntilExit() }
         let second = try BuiltBinary.run(["daemon", "--dry-run", "--config", first.config, "--sysfs-root",
-            sys.tree.root, "--socket", first.socket])
+            sys.tree.root, "--socket", first.socket, "--state-dir", "/tmp/gpumon-second-state"])
         #expect(second.status == 3)
         #expect(second.stderr.contains("another gpumon daemon answers"))
         #expect(second.stderr.hasSuffix("\n") && second.stderr.split(separator: "\n").count == 1)

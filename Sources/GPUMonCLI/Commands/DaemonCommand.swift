@@ -31,6 +31,10 @@ struct DaemonCommand: AsyncParsableCommand {
     @Option(name: .customLong("proc-root"), help: .hidden)
     var procRoot: String = "/proc"
 
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("The state directory (default: [daemon] state_dir).",
+        valueName: "dir"))
+    var stateDirectory: String?
+
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error")
@@ -42,7 +46,8 @@ struct DaemonCommand: AsyncParsableCommand {
         let config = try global.loadConfig()
         let options = Daemon.Options(
             configPath: global.resolvedConfigPath, sysfs: global.sysfs, proc: FileTree(root: procRoot),
-            dryRun: dryRun, socketPath: socket, logLevel: Logger.Level(rawValue: logLevel) ?? .info)
+            dryRun: dryRun, socketPath: socket, stateDirectory: stateDirectory.map(absolutePath),
+            logLevel: Logger.Level(rawValue: logLevel) ?? .info)
         do {
             try await Daemon(options: options).run(config: config)
         } catch {

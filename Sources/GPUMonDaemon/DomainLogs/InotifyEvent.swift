@@ -36,6 +36,9 @@ enum InotifyMask {
     static let onlyDirectory = UInt32(IN_ONLYDIR)
     static let isDirectory = UInt32(IN_ISDIR)
     static let maskAdd = UInt32(IN_MASK_ADD)
+    static let open = UInt32(IN_OPEN)
+    static let closeWrite = UInt32(IN_CLOSE_WRITE)
+    static let closeNoWrite = UInt32(IN_CLOSE_NOWRITE)
 
     /// A directory whose `*.log` files are followed: every way a file can appear, grow, shrink or go.
     static let logDirectory = modify | attributes | movedFrom | movedTo | create | delete | deleteSelf | moveSelf
