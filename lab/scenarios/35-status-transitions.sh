@@ -44,12 +44,15 @@ check_eq "rebound: exit status 0" "$GPUMON_RC" 0
 check_eq "rebound: $AUDIO state" "$(jdev $AUDIO state)" ok
 
 # --- remove + rescan of the slot: the host drivers are back --------------------------------
+group_before=$(pci_group $GPU)
 echo 1 >"$dev/$AUDIO/remove"
 echo 1 >"$dev/$GPU/remove"
 echo 1 >"$dev/$BRIDGE/rescan"
 wait_until 10 test -e "$dev/$GPU/driver" -a -e "$dev/$AUDIO/driver"
 check_eq "after rescan $GPU is on bochs-drm again" "$(pci_driver $GPU)" bochs-drm
 check_eq "after rescan $AUDIO is on snd_hda_intel again" "$(pci_driver $AUDIO)" snd_hda_intel
+check_eq "after rescan both functions share one IOMMU group" "$(pci_group $AUDIO)" "$(pci_group $GPU)"
+note "IOMMU group of the slot: $group_before before remove, $(pci_group $GPU) after rescan"
 gpumon_json status --json --config "$LAB_TMP/ids.toml"
 check_eq "rescanned: exit status 1" "$GPUMON_RC" 1
 for d in $GPU $AUDIO; do
