@@ -28,7 +28,7 @@ enum StatusTable {
                 device.driver ?? "-",
                 state,
                 device.iommuGroup.map(String.init) ?? "-",
-                device.resetMethods.map { $0.isEmpty ? "none" : $0.joined(separator: ",") } ?? "?",
+                device.resetMethods.map { $0.isEmpty ? "none" : $0.joined(separator: ",") } ?? "-",
                 (device.name ?? "") + (device.bootVGA ? " [boot VGA]" : ""),
             ])
         }
