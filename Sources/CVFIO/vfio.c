@@ -33,34 +33,52 @@ int cvfio_group_viable(int group, char *errbuf, size_t errlen) {
     return (status.flags & VFIO_GROUP_FLAGS_VIABLE) ? 1 : 0;
 }
 
-int cvfio_hot_reset(int group, const char *device, char *errbuf, size_t errlen) {
-    int result = 0, container = -1, groupfd = -1, devfd = -1;
+static int allowed_group(const int *allowed, int nallowed, int group) {
+    for (int i = 0; i < nallowed; i++) if (allowed[i] == group) return 1;
+    return 0;
+}
+
+/* Opens a group, checks it is viable and attaches it to the container. */
+static int attach_group(int container, int group, char *errbuf, size_t errlen) {
+    int fd = open_group(group, errbuf, errlen);
+    if (fd < 0) return fd;
+    struct vfio_group_status status = { .argsz = sizeof status };
+    if (ioctl(fd, VFIO_GROUP_GET_STATUS, &status) < 0) {
+        int err = errno; close(fd); return fail(errbuf, errlen, "VFIO_GROUP_GET_STATUS", err);
+    }
+    if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+        close(fd);
+        snprintf(errbuf, errlen, "group %d not viable (a device in it is on a host driver)", group);
+        return -EBUSY;
+    }
+    if (ioctl(fd, VFIO_GROUP_SET_CONTAINER, &container) < 0) {
+        int err = errno; close(fd); return fail(errbuf, errlen, "VFIO_GROUP_SET_CONTAINER", err);
+    }
+    return fd;
+}
+
+#define CVFIO_MAX_GROUPS 16
+
+int cvfio_hot_reset(int group, const char *device, const int *allowed, int nallowed, char *errbuf, size_t errlen) {
+    int result = 0, container = -1, devfd = -1, ngroups = 0;
+    int groups[CVFIO_MAX_GROUPS], fds[CVFIO_MAX_GROUPS];
     struct vfio_pci_hot_reset_info *info = NULL;
     struct vfio_pci_hot_reset *reset = NULL;
 
     container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
     if (container < 0) { result = fail(errbuf, errlen, "open /dev/vfio/vfio", errno); goto out; }
-    groupfd = open_group(group, errbuf, errlen);
-    if (groupfd < 0) { result = groupfd; goto out; }
-
-    struct vfio_group_status status = { .argsz = sizeof status };
-    if (ioctl(groupfd, VFIO_GROUP_GET_STATUS, &status) < 0) {
-        result = fail(errbuf, errlen, "VFIO_GROUP_GET_STATUS", errno); goto out;
-    }
-    if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
-        result = fail(errbuf, errlen, "group not viable (a device in it is on a host driver)", EBUSY); goto out;
-    }
-    if (ioctl(groupfd, VFIO_GROUP_SET_CONTAINER, &container) < 0) {
-        result = fail(errbuf, errlen, "VFIO_GROUP_SET_CONTAINER", errno); goto out;
-    }
+    fds[0] = attach_group(container, group, errbuf, errlen);
+    if (fds[0] < 0) { result = fds[0]; goto out; }
+    groups[0] = group;
+    ngroups = 1;
     int iommu = ioctl(container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) > 0 ? VFIO_TYPE1v2_IOMMU : VFIO_TYPE1_IOMMU;
     if (ioctl(container, VFIO_SET_IOMMU, iommu) < 0) {
         result = fail(errbuf, errlen, "VFIO_SET_IOMMU", errno); goto out;
     }
-    devfd = ioctl(groupfd, VFIO_GROUP_GET_DEVICE_FD, device);
+    devfd = ioctl(fds[0], VFIO_GROUP_GET_DEVICE_FD, device);
     if (devfd < 0) { result = fail(errbuf, errlen, "VFIO_GROUP_GET_DEVICE_FD", errno); goto out; }
 
-    /* Ask which devices a hot reset affects; each of their groups must be ours. */
+    /* Ask which devices a hot reset affects; each of their groups must be allowed, open and ours. */
     size_t size = sizeof(*info) + 32 * sizeof(struct vfio_pci_dependent_device);
     info = calloc(1, size);
     if (!info) { result = fail(errbuf, errlen, "calloc", ENOMEM); goto out; }
@@ -69,20 +87,29 @@ int cvfio_hot_reset(int group, const char *device, char *errbuf, size_t errlen) 
         result = fail(errbuf, errlen, "VFIO_DEVICE_GET_PCI_HOT_RESET_INFO", errno); goto out;
     }
     for (unsigned i = 0; i < info->count; i++) {
-        if ((int)info->devices[i].group_id != group) {
+        int gid = (int)info->devices[i].group_id;
+        int seen = 0;
+        for (int g = 0; g < ngroups; g++) if (groups[g] == gid) seen = 1;
+        if (seen) continue;
+        if (!allowed_group(allowed, nallowed, gid) || ngroups == CVFIO_MAX_GROUPS) {
             snprintf(errbuf, errlen,
-                "hot reset would also reset %04x:%02x:%02x.%x in group %u, which is not this slot's group",
+                "hot reset would also reset %04x:%02x:%02x.%x in group %d, which is not one of the slot's groups",
                 info->devices[i].segment, info->devices[i].bus, info->devices[i].devfn >> 3,
-                info->devices[i].devfn & 7, info->devices[i].group_id);
+                info->devices[i].devfn & 7, gid);
             result = -EPERM;
             goto out;
         }
+        int fd = attach_group(container, gid, errbuf, errlen);
+        if (fd < 0) { result = fd; goto out; }
+        groups[ngroups] = gid;
+        fds[ngroups] = fd;
+        ngroups++;
     }
-    reset = calloc(1, sizeof(*reset) + sizeof(int));
+    reset = calloc(1, sizeof(*reset) + (size_t)ngroups * sizeof(int));
     if (!reset) { result = fail(errbuf, errlen, "calloc", ENOMEM); goto out; }
-    reset->argsz = sizeof(*reset) + sizeof(int);
-    reset->count = 1;
-    reset->group_fds[0] = groupfd;
+    reset->argsz = sizeof(*reset) + (size_t)ngroups * sizeof(int);
+    reset->count = (unsigned)ngroups;
+    for (int g = 0; g < ngroups; g++) reset->group_fds[g] = fds[g];
     if (ioctl(devfd, VFIO_DEVICE_PCI_HOT_RESET, reset) < 0) {
         result = fail(errbuf, errlen, "VFIO_DEVICE_PCI_HOT_RESET", errno); goto out;
     }
@@ -90,7 +117,7 @@ out:
     free(reset);
     free(info);
     if (devfd >= 0) close(devfd);
-    if (groupfd >= 0) close(groupfd);
+    for (int g = 0; g < ngroups; g++) close(fds[g]);
     if (container >= 0) close(container);
     return result;
 }

@@ -106,9 +106,9 @@ public struct Daemon {
             sysfs: options.sysfs, proc: options.proc, writer: SysfsAttributeWriter(sysfs: options.sysfs),
             targetDriver: config.daemon.targetDriver, stateDirectory: stateDirectory, dryRun: options.dryRun,
             stepTimeout: config.reset.stepTimeout, settleTimeout: config.reset.settleTimeout,
-            hotReset: { group, device in
+            hotReset: { group, device, groups in
                 do {
-                    try VFIOHotReset.reset(group: group, device: device)
+                    try VFIOHotReset.reset(group: group, device: device, groups: groups)
                     return nil
                 } catch {
                     return "\(error)"

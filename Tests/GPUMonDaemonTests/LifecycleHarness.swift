@@ -22,7 +22,7 @@ struct LifecycleHarness {
         let engine = ResetEngine(environment: .init(
             sysfs: sys.tree, proc: base.proc.tree, writer: kernel, targetDriver: "vfio-pci", stateDirectory: state,
             dryRun: dryRun, stepTimeout: .seconds(5), settleTimeout: .seconds(2),
-            hotReset: { group, device in kernel.hotReset(group: group, device: device) },
+            hotReset: { group, device, _ in kernel.hotReset(group: group, device: device) },
             earlierDrivers: earlierDrivers))
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         lifecycle = VMLifecycle(config: base.config, enforcer: base.enforcer, engine: engine,

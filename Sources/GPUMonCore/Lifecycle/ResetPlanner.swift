@@ -48,15 +48,16 @@ public enum ResetPlanner {
                     plan.steps.append(.kernel(method: "bus", address: primary.address))
                 }
             case .slot:
-                guard let group = primary.iommuGroup else {
-                    plan.skipped.append("slot: no IOMMU group")
+                let groups = Set(slotMembers.compactMap(\.iommuGroup)).sorted()
+                guard slotMembers.allSatisfy({ $0.iommuGroup != nil }), !groups.isEmpty else {
+                    plan.skipped.append("slot: a function of the slot has no IOMMU group")
                     continue
                 }
                 guard primary.parentBridge != nil else {
                     plan.skipped.append("slot: \(primary.address) is on the root bus; no bridge to reset")
                     continue
                 }
-                plan.steps.append(.slot(functions: slotMembers.map(\.address), group: group))
+                plan.steps.append(.slot(functions: slotMembers.map(\.address), groups: groups))
             case .removeRescan:
                 guard let bridge = primary.parentBridge else {
                     plan.skipped.append("remove-rescan: \(primary.address) is on the root bus; refusing to rescan it")

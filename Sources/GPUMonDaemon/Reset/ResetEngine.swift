@@ -17,14 +17,15 @@ public struct ResetEngine: Sendable {
         public var stepTimeout: Duration
         /// How long the functions may take to come back healthy after a step.
         public var settleTimeout: Duration
-        /// The VFIO hot reset (a seam for tests): group, device → an error message, or `nil` on success.
-        public var hotReset: @Sendable (Int, String) -> String?
+        /// The VFIO hot reset (a seam for tests): the device's group, the device, every group it may touch → an
+        /// error message, or `nil` on success.
+        public var hotReset: @Sendable (Int, String, [Int]) -> String?
         /// Host-driver modules that registered before the target driver and match a modalias.
         public var earlierDrivers: @Sendable (String) -> [String]
 
         public init(sysfs: FileTree, proc: FileTree, writer: any AttributeWriter, targetDriver: String,
             stateDirectory: String, dryRun: Bool, stepTimeout: Duration, settleTimeout: Duration,
-            hotReset: @escaping @Sendable (Int, String) -> String?,
+            hotReset: @escaping @Sendable (Int, String, [Int]) -> String?,
             earlierDrivers: @escaping @Sendable (String) -> [String]) {
             self.sysfs = sysfs
             self.proc = proc
@@ -109,23 +110,26 @@ public struct ResetEngine: Sendable {
                 try? recorder.write(previous.flatMap { $0.isEmpty ? nil : $0 } ?? "default", "\(dir)/reset_method")
             }
             try await blockingWrite("1", "\(dir)/reset", recorder: recorder)
-        case .slot(let functions, let group):
+        case .slot(let functions, let groups):
             for function in functions {
                 let driver = try sysfs.readLinkName("\(PCISysfs.devicePath(function))/driver")
                 guard driver == environment.targetDriver else {
                     throw StepError(description: "\(function) is on \(driver ?? "no driver"), not \(environment.targetDriver)")
                 }
             }
-            let holders = VFIOHolderScanner(proc: environment.proc).holders()[group] ?? []
-            guard holders.isEmpty else {
+            let holders = VFIOHolderScanner(proc: environment.proc).holders()
+            for group in groups {
+                guard let pids = holders[group], !pids.isEmpty else { continue }
                 throw StepError(description: "group \(group) is held open by pid "
-                    + holders.sorted().map(String.init).joined(separator: ","))
+                    + pids.sorted().map(String.init).joined(separator: ","))
             }
-            guard let device = functions.sorted().first else { return }
+            guard let device = functions.sorted().first,
+                let group = try PCISysfs(sysfs: sysfs).read(device)?.iommuGroup
+            else { return }
             recorder.steps.append("VFIO_DEVICE_PCI_HOT_RESET via /dev/vfio/\(group) (\(device))")
             if environment.dryRun { return }
             let hotReset = environment.hotReset
-            switch await BlockingCall.run(timeout: environment.stepTimeout, { hotReset(group, device.description) }) {
+            switch await BlockingCall.run(timeout: environment.stepTimeout, { hotReset(group, device.description, groups) }) {
             case .timedOut: throw StepError(description: "hot reset did not return within \(environment.stepTimeout)")
             case .finished(let error?): throw StepError(description: error)
             case .finished(nil): break
