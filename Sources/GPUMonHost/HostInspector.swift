@@ -46,7 +46,9 @@ public struct HostInspector: Sendable {
             }
         }
         let bootMode: BootMode = root.sysfs.exists("firmware/efi") ? .uefi : .bios
-        return HostFacts(os: os, bootMode: bootMode, cpu: cpu, kernel: kernel)
+        let units = (try? root.sysfs.list("class/iommu")) ?? nil
+        return HostFacts(os: os, bootMode: bootMode, cpu: cpu, kernel: kernel,
+            activeIOMMU: HostFacts.iommuVendor(units: units ?? []))
     }
 
     /// Reads the whole snapshot.

@@ -85,7 +85,8 @@ extension HostDoctor {
             let mode = "reset_after_stop = \(gpu.resetAfterStop.rawValue)"
             guard let methods = device.resetMethods else {
                 return DoctorCheck("reset", subject: address.description, .warn,
-                    "reset_method is not readable (kernel before 5.15): whether the GPU has FLR is unknown")
+                    "no reset_method attribute: the kernel has no reset method for this device (or is older "
+                        + "than 5.15); gpumon can still remove and rescan it")
             }
             let working = gpu.resetMethods.filter { isUsable($0, device) }.map(\.rawValue)
             let kernel = methods.isEmpty ? "none" : methods.joined(separator: " ")

@@ -96,7 +96,7 @@ public struct PassthroughRequirements: Sendable {
         }
 
         var parameters: [KernelParameter] = []
-        if let iommu = facts.cpu.iommuParameter {
+        if let iommu = facts.iommuParameter {
             parameters.append(.enabled(iommu))
         } else {
             notes.append("unknown CPU vendor: neither intel_iommu=on nor amd_iommu=on is set")
