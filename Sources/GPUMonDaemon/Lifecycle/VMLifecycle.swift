@@ -19,6 +19,9 @@ public actor VMLifecycle {
     let dryRun: Bool
     private var lastRelease: [PCISlot: Double] = [:]
     var busy: Set<PCISlot> = []
+    /// Bridges a reset is working below: one reset at a time per bridge (a bus reset or a rescan there affects
+    /// every slot behind it).
+    private var bridgesInUse: Set<PCIAddress> = []
     /// Recent kernel-log lines about PCI devices (from /dev/kmsg), for the stuck check.
     private var kernelLines: [String] = []
 
@@ -174,11 +177,18 @@ public actor VMLifecycle {
             budget.record(primary, at: now, window: config.reset.window)
             persist()
         }
+        let bridge = topology[primary]?.parentBridge
+        if let bridge {
+            // The actor is reentrant across awaits: another slot's reset may hold this bridge.
+            while bridgesInUse.contains(bridge) { try? await Task.sleep(for: .milliseconds(20)) }
+            bridgesInUse.insert(bridge)
+        }
         await enforcer.suspend(functions)
         for function in functions { await enforcer.setLifecycleState(function, .resetting, note: why) }
         let selection = await enforcer.view().selection
         let report = await engine.run(plan, functions: functions) { selection.isSelected($0) }
         await enforcer.resume(functions)
+        if let bridge { bridgesInUse.remove(bridge) }
         for step in report.steps {
             let stepMetadata: Logger.Metadata = [LogKey.device: "\(primary)", LogKey.step: "\(step.step.method)"]
             for write in step.writes { logger.debug("reset step: \(write)", metadata: stepMetadata) }
