@@ -12,7 +12,7 @@ import Testing
         let stderr: Pipe
     }
 
-    func start(_ sys: FakeSysfs, config text: String) throws -> Running {
+    func start(_ sys: FakeSysfs, config text: String, environment: [String: String] = [:]) throws -> Running {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpumon-daemon-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let config = dir.appendingPathComponent("gpumon.toml").path
@@ -24,7 +24,7 @@ import Testing
         process.executableURL = URL(fileURLWithPath: BuiltBinary.path)
         process.arguments = ["daemon", "--dry-run", "--config", config, "--sysfs-root", sys.tree.root,
             "--proc-root", proc.path, "--socket", socket, "--state-dir", dir.appendingPathComponent("state").path]
-        process.environment = ["PATH": "/usr/bin:/bin"]
+        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { _, new in new }
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
@@ -104,6 +104,47 @@ import Testing
         let log = String(decoding: daemon.stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(log.contains("dry run: would write \"vfio-pci\" > \(sys.tree.root)/bus/pci/devices/0000:01:00.0/driver_override"))
         #expect(log.contains("alert: SIGHUP: new config rejected"))
+    }
+
+    /// systemd's side of sd_notify: READY=1 after the first reconcile, STATUS=, and watchdog pings.
+    @Test func speaksSdNotifyWithWatchdog() throws {
+        let dir = "/tmp/gpumon-notify-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/notify"
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8)
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(bound == 0)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+
+        let sys = try HostFixtures.rtxHost()
+        let daemon = try start(sys, config: "[[gpu]]\nids = [\"10de:2204\"]\n",
+            environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"])
+        defer {
+            daemon.process.terminate()
+            daemon.process.waitUntilExit()
+        }
+        var messages: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !messages.contains(where: { $0.contains("WATCHDOG=1") }) && messages.count < 20 {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
+        }
+        let ready = try #require(messages.first { $0.contains("READY=1") }, "\(messages)")
+        #expect(ready.contains("STATUS=watching PCI uevents"))
+        #expect(messages.contains { $0.hasPrefix("STATUS=") && $0.contains("selected devices on vfio-pci") })
+        #expect(messages.contains("WATCHDOG=1"), "\(messages)")
     }
 
     @Test func refusesToStartWhenAnotherDaemonAnswers() throws {
