@@ -1,3 +1,4 @@
+import GPUMonDaemon
 import GPUMonCore
 import Testing
 
@@ -57,5 +58,27 @@ import Testing
             observations: .init(inUseGroups: [3]))
         #expect(held.items.map(\.decision) == [.leaveInUse(group: 3), .leaveInUse(group: 3)])
         #expect(held.actionable.isEmpty)
+    }
+}
+
+@Suite struct MetricsTests {
+    @Test func textfileNamesAreTheDocumentedOnes() {
+        let metrics = DaemonMetrics()
+        let gpu = PCIAddress(bus: 1, device: 0, function: 0)
+        metrics.hostDriverGrab(gpu, driver: "nouveau")
+        metrics.deviceStates([.ok: 2])
+        metrics.reconciled(at: 1_800_000_000)
+        metrics.reset(gpu, method: "slot", succeeded: true, seconds: 0.075)
+        let text = metrics.render()
+        for line in [
+            "gpumon_up 1.0",
+            #"gpumon_host_driver_grabs_total{address="0000:01:00.0",driver="nouveau"} 1"#,
+            #"gpumon_devices{state="ok"} 2.0"#,
+            #"gpumon_resets_total{address="0000:01:00.0",method="slot",result="ok"} 1"#,
+            #"gpumon_last_reset_seconds{address="0000:01:00.0"} 0.075"#,
+            "# TYPE gpumon_last_reconcile_timestamp_seconds gauge",
+        ] {
+            #expect(text.contains(line), "missing \(line) in:\n\(text)")
+        }
     }
 }

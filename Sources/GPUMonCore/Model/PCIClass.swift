@@ -32,6 +32,7 @@ public struct PCIClass: Hashable, Sendable, CustomStringConvertible {
         case (0x0c, 0x03): return "USB"
         case (0x0c, _): return "Serial bus"
         case (0x12, _): return "Accelerator"
+        case (0xff, _): return "Unassigned"
         default: return "Class " + hexString(rawValue >> 8, width: 4)
         }
     }
