@@ -15,6 +15,12 @@ GD_PROM=$GD_DIR/metrics/gpumon.prom
 GD_STATE=$GD_DIR/state
 GD_LOGDIR=$GD_DIR/libvirt-qemu    # [libvirt] log_dirs
 GD_SOCK=/run/gpumon/gpumon.sock
+# [reset] for the lifecycle scenarios: a budget small enough to exhaust, stops spaced ~1 s
+GD_RESET_TOML='[reset]
+max_resets = 3
+window = "10m"
+min_interval = "500ms"
+dedupe_window = "1s"'
 mkdir -p "$GD_DIR/metrics" "$GD_STATE" "$GD_LOGDIR" /run/gpumon
 # the daemon started by an earlier scenario of this boot, if it still runs
 GD_PID=
