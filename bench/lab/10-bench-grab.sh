@@ -14,6 +14,7 @@
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
 N=${BENCH_GRABS:-20}
+GD_DAEMON_EXTRA="flap_limit = 10000"   # 21 grabs in a row: keep the flapping back-off (limit 5) out of the measurement
 gd_config
 modprobe vfio-pci
 pci_bind_vfio $GPU; pci_bind_vfio $AUDIO
