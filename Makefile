@@ -67,3 +67,9 @@ install: release
 
 clean:
 	rm -rf .build .build-lab
+
+# Benchmarks in the kernel lab (not part of `make test`): results in docs/benchmarks.md.
+.PHONY: bench
+bench: release
+	lab/setup-deps
+	GPUMON_BIN=$(CURDIR)/$(BIN) bench/run

@@ -88,6 +88,24 @@ import Testing
         #expect(again.base.kernel.resets.count == 1)
     }
 
+    @Test func clearingAQuarantineLiftsItOnEveryFunctionOfTheSlot() async throws {
+        // Seen in the kernel lab: after `gpumon clear 0000:01:00.0` the audio function still showed quarantined.
+        let (sys, _) = try await rtxOnVFIO()
+        let config = "[reset]\nmax_resets = 1\nwindow = \"1h\"\nmin_interval = \"0s\"\ndedupe_window = \"0s\"\n[[gpu]]\nids = [\"10de:2204\"]\n"
+        let h = try LifecycleHarness(sys: sys, config: config)
+        await h.base.enforcer.reconcileAll(reason: "start")
+        for _ in 0..<2 { try await h.stop(["0000:01:00.0", "0000:01:00.1"]) }
+        #expect(await h.state("0000:01:00.0") == .quarantined)
+        #expect(await h.state("0000:01:00.1") == .quarantined)
+        // The operator names the function status showed as quarantined: the audio one.
+        let cleared = await h.lifecycle.clear([try PCIAddress(parsing: "0000:01:00.1")])
+        #expect(cleared.count == 1)
+        #expect(await h.state("0000:01:00.0") == .ok)
+        #expect(await h.state("0000:01:00.1") == .ok)
+        try await h.stop(["0000:01:00.0", "0000:01:00.1"])
+        #expect(h.base.kernel.resets.count == 2)
+    }
+
     @Test func removeRescanKeepsHostDriversAwayThroughADynamicID() async throws {
         let (sys, _) = try await rtxOnVFIO()
         let h = try LifecycleHarness(sys: sys, config: "[reset]\nmin_interval = \"0s\"\n[[gpu]]\nids = [\"10de:2204\"]\nreset_methods = [\"remove-rescan\"]\n")

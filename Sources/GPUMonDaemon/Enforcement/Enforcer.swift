@@ -89,6 +89,8 @@ public actor Enforcer {
         case .event(let uevent):
             eventsSeen += 1
             metrics.uevent(uevent.action)
+            // Counted events must reach the textfile even when they change no binding (coalesced: ≤ 1 write/s).
+            textfile?.markDirty()
             guard let event = PCIEvent(action: uevent.action, sysname: uevent.sysname, properties: uevent.properties)
             else { return }
             await handle(event)

@@ -213,17 +213,20 @@ public actor VMLifecycle {
         return report
     }
 
-    /// `gpumon clear`: lifts a quarantine and forgets the reset history.
+    /// `gpumon clear`: lifts a quarantine and forgets the reset history. A quarantine is the slot's (kept under its
+    /// first function, shown by `status` on every function), so naming any function of the slot clears the slot.
     public func clear(_ addresses: [PCIAddress]) async -> [PCIAddress] {
-        var cleared: [PCIAddress] = []
-        for address in addresses where budget.clear(address) {
-            cleared.append(address)
-            await enforcer.setLifecycleState(address, nil)
-        }
+        let selection = await enforcer.view().selection
         let slots = Set(addresses.map(\.slot))
+        let functions = Set(addresses + selection.selectedAddresses.filter { slots.contains($0.slot) }).sorted()
+        var clearedSlots: Set<PCISlot> = []
+        for function in functions where budget.clear(function) { clearedSlots.insert(function.slot) }
+        for function in functions where clearedSlots.contains(function.slot) && !busy.contains(function.slot) {
+            await enforcer.setLifecycleState(function, nil)
+        }
         for (slot, _) in lastRelease where slots.contains(slot) { lastRelease[slot] = nil }
-        if !cleared.isEmpty { persist() }
-        return cleared
+        if !clearedSlots.isEmpty { persist() }
+        return addresses.filter { clearedSlots.contains($0.slot) }
     }
 
     private func persist() {
