@@ -68,7 +68,7 @@ public struct Daemon {
             metrics: metrics, logger: logger)
         await enforcer.reconcileAll(reason: "start")
         await lifecycle.start()
-        if let path = config.alerts.textfile {
+        if let path = config.alerts.textfile, !options.dryRun {
             MetricsTextfile(path: path, metrics: metrics, logger: logger).writeNow()
         }
         let services: [any Service] = [
@@ -81,7 +81,7 @@ public struct Daemon {
             VMProcessWatcher(proc: options.proc, enforcer: enforcer, lifecycle: lifecycle, logger: logger),
             DomainLogWatcher(
                 directories: config.libvirt.logDirs, stateDirectory: options.stateDirectory ?? config.daemon.stateDir,
-                logger: logger, onRelease: { signal in await lifecycle.release(signal) }),
+                logger: logger, persistPositions: !options.dryRun, onRelease: { signal in await lifecycle.release(signal) }),
         ]
         // service-lifecycle narrates every start and stop at debug; keep that out of a debug log of gpumon's own.
         var groupLogger = logger

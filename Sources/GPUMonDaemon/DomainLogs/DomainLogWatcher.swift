@@ -32,21 +32,24 @@ public struct DomainLogWatcher: Service {
     private let logger: Logger
     private let onRelease: @Sendable (ReleaseSignal) async -> Void
     private let onReady: (@Sendable () -> Void)?
+    /// `false` in a dry run: positions are not saved, so a real daemon later still reports what happened.
+    private let persistPositions: Bool
 
     /// - Parameters:
     ///   - directories: absolute directories holding `<domain>.log` files (`Config.libvirt.logDirs`).
     ///   - stateDirectory: where `logpos.json` lives (`Config.daemon.stateDir`); created when missing.
     ///   - logger: problems are logged at warning (unreadable file, unsaveable positions), details at debug.
     ///   - onRelease: called once per stop, in log order, one at a time; reading waits while it runs.
-    public init(directories: [String], stateDirectory: String, logger: Logger,
+    public init(directories: [String], stateDirectory: String, logger: Logger, persistPositions: Bool = true,
         onRelease: @escaping @Sendable (ReleaseSignal) async -> Void) {
         self.init(directories: directories, stateDirectory: stateDirectory, logger: logger, onReady: nil,
-            onRelease: onRelease)
+            persistPositions: persistPositions, onRelease: onRelease)
     }
 
     /// As above; `onReady` is called once the directories are watched and the existing logs read (tests).
     init(directories: [String], stateDirectory: String, logger: Logger, onReady: (@Sendable () -> Void)?,
-        onRelease: @escaping @Sendable (ReleaseSignal) async -> Void) {
+        persistPositions: Bool = true, onRelease: @escaping @Sendable (ReleaseSignal) async -> Void) {
+        self.persistPositions = persistPositions
         self.directories = directories
         self.stateDirectory = stateDirectory
         self.logger = logger
@@ -65,11 +68,11 @@ public struct DomainLogWatcher: Service {
             inotify: inotify, directories: directories, stateDirectory: stateDirectory, logger: logger)
         defer { tailer.closeAll() }
         for release in tailer.start() { await onRelease(release) }
-        tailer.persist(force: true)
+        if persistPositions { tailer.persist(force: true) }
         onReady?()
         for try await batch in events.cancelOnGracefulShutdown() {
             for release in tailer.handle(batch) { await onRelease(release) }
-            tailer.persist()
+            if persistPositions { tailer.persist() }
         }
     }
 }

@@ -61,7 +61,9 @@ public actor Enforcer {
         self.logger = logger
         self.metrics = metrics
         self.alerts = alerts
-        self.textfile = config.alerts.textfile.map { MetricsTextfile(path: $0, metrics: metrics, logger: logger) }
+        // A dry run writes nothing at all, the metrics file included.
+        self.textfile = environment.dryRun ? nil
+            : config.alerts.textfile.map { MetricsTextfile(path: $0, metrics: metrics, logger: logger) }
         self.flaps = FlapTracker(
             limit: config.daemon.flapLimit, window: config.daemon.flapWindow, backoff: config.daemon.flapBackoff)
     }
