@@ -21,8 +21,10 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# The Swift runtime and Foundation are linked in: the binary runs where no Swift runtime is installed (inside
+# Kolla's nova_libvirt container, for the hook), and the daemon's resident memory is ~20 MiB instead of ~26.
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 # Builds release, then shows every PCI device of this host and what the config selects.
 # Exit 1 from status only means a selected device is not on vfio-pci yet: report it, don't fail.

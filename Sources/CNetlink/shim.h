@@ -6,6 +6,10 @@
 #include <linux/netlink.h>
 #include <linux/connector.h>
 #include <linux/cn_proc.h>
+#include <linux/filter.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <stddef.h>
 #include <errno.h>
 #include <string.h>
 #include <stdlib.h>
@@ -47,6 +51,49 @@ static inline int cnetlink_proc_exits(const unsigned char *buf, int len, int *tg
         nlh = NLMSG_NEXT(nlh, remaining);
     }
     return found;
+}
+
+/*
+ * Attaches a socket filter that lets through only the exit events of `pids` (process IDs), so the daemon wakes
+ * for the VMs it follows and not for every process and thread on the host. n == 0 lets nothing through;
+ * n < 0 (or more than 100) lets every exit through. Returns 0 or -errno.
+ *
+ * Classic BPF loads words in network byte order, while the connector's fields are in host order: the constants
+ * are byte-swapped with htonl to match.
+ */
+static inline int cnetlink_filter_exits(struct nl_sock *sk, const int *pids, int n) {
+    enum {
+        WHAT = NLMSG_LENGTH(0) + offsetof(struct cn_msg, data) + offsetof(struct proc_event, what),
+        PID = NLMSG_LENGTH(0) + offsetof(struct cn_msg, data) + offsetof(struct proc_event, event_data)
+            + offsetof(struct exit_proc_event, process_pid),
+        MAXPIDS = 100
+    };
+    struct sock_filter prog[4 + MAXPIDS + 2];
+    int i = 0;
+    int all = n < 0 || n > MAXPIDS;
+    if (n == 0) {
+        prog[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+    } else {
+        prog[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, WHAT);
+        int checks = all ? 0 : n;
+        /* not an exit: jump over the pid checks and the accept to the drop */
+        prog[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(PROC_EVENT_EXIT), 0,
+            (unsigned char)(checks + 1));
+        if (!all) {
+            prog[i++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, PID);
+            for (int k = 0; k < n; k++) {
+                /* match: jump to the accept after the remaining checks and the drop */
+                prog[i++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl((unsigned)pids[k]),
+                    (unsigned char)(n - k), 0);
+            }
+            prog[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+        }
+        prog[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0xffffffff);
+        if (all) prog[i++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+    }
+    struct sock_fprog fprog = { .len = (unsigned short)i, .filter = prog };
+    if (setsockopt(nl_socket_get_fd(sk), SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0) return -errno;
+    return 0;
 }
 
 static inline int cnetlink_errno(void) { return errno; }

@@ -15,9 +15,13 @@ public struct ProcExitStream: AsyncSequence, Sendable {
     }
 
     private let stream: AsyncThrowingStream<Element, any Error>
+    private let storage: Storage
 
+    /// Starts listening. Until ``follow(_:)`` says otherwise, no exit passes the socket filter: a host with no VM
+    /// running costs nothing.
     public init() throws(ProcEventsError) {
         let storage = try Storage()
+        self.storage = storage
         stream = AsyncThrowingStream { continuation in
             storage.start(continuation)
             continuation.onTermination = { _ in storage.stop() }
@@ -26,6 +30,12 @@ public struct ProcExitStream: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncThrowingStream<Element, any Error>.AsyncIterator {
         stream.makeAsyncIterator()
+    }
+
+    /// Reports the exits of exactly these processes (a socket filter in the kernel drops every other process and
+    /// thread event before it wakes gpumon). More than 100 processes: every exit is reported.
+    public func follow(_ pids: Set<Int32>) throws(ProcEventsError) {
+        try storage.follow(pids)
     }
 
     private final class Storage: @unchecked Sendable {
@@ -48,6 +58,15 @@ public struct ProcExitStream: AsyncSequence, Sendable {
             if rc < 0 { throw Storage.error("subscribe to process events", rc) }
             rc = nl_socket_set_nonblocking(socket)
             if rc < 0 { throw Storage.error("nl_socket_set_nonblocking", rc) }
+            try follow([])
+        }
+
+        func follow(_ pids: Set<Int32>) throws(ProcEventsError) {
+            let list = pids.sorted()
+            let rc = cnetlink_filter_exits(socket, list, Int32(list.count))
+            if rc < 0 {
+                throw ProcEventsError(operation: "setsockopt(SO_ATTACH_FILTER)", message: String(cString: strerror(-rc)))
+            }
         }
 
         deinit {

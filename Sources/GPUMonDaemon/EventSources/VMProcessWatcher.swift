@@ -47,7 +47,7 @@ public struct VMProcessWatcher: Service {
             try? await gracefulShutdown()
             return
         }
-        let tracker = HolderTracker(proc: proc)
+        let tracker = HolderTracker(proc: proc, exits: exits, logger: logger)
         await tracker.rescan()
         let watcher = self
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -59,7 +59,10 @@ public struct VMProcessWatcher: Service {
                         } else if event.name == "vfio" && event.has(InotifyMask.create) {
                             try? watcher.watchVFIODirectory(inotify)
                         } else if let number = Int(event.name), event.has(InotifyMask.open) {
-                            await tracker.groupOpened(number)
+                            // A process that exited before the filter named it is released here.
+                            for (pid, groups, name) in await tracker.groupOpened(number) {
+                                await watcher.released(pid: pid, name: name, groups: groups)
+                            }
                         }
                     }
                 }
@@ -104,16 +107,21 @@ public struct VMProcessWatcher: Service {
     }
 }
 
-/// Which processes hold which VFIO groups, learned from `/proc` when a group is opened.
+/// Which processes hold which VFIO groups, learned from `/proc` when a group is opened. It keeps the
+/// process-events socket filter in step, so only those processes' exits wake the daemon.
 actor HolderTracker {
     private let scanner: VFIOHolderScanner
     private let proc: FileTree
+    private let exits: ProcExitStream
+    private let logger: Logger
     private var groupsByPID: [Int32: Set<Int>] = [:]
     private var names: [Int32: String] = [:]
 
-    init(proc: FileTree) {
+    init(proc: FileTree, exits: ProcExitStream, logger: Logger) {
         self.proc = proc
         self.scanner = VFIOHolderScanner(proc: proc)
+        self.exits = exits
+        self.logger = logger
     }
 
     func rescan() {
@@ -123,20 +131,24 @@ actor HolderTracker {
         }
         for pid in fresh.keys where names[pid] == nil { names[pid] = processName(pid) }
         groupsByPID = fresh
+        _ = updateFilter()
     }
 
-    /// A group was opened: its holders are new (or more).
-    func groupOpened(_ group: Int) {
+    /// A group was opened: its holders are new (or more). Returns holders that exited before the filter was
+    /// updated (their exit event was dropped by the old filter).
+    func groupOpened(_ group: Int) -> [(Int32, Set<Int>, String)] {
         // The open may be QEMU's; reading /proc right away finds the descriptor it just got.
         for pid in scanner.holders()[group] ?? [] {
             groupsByPID[pid, default: []].insert(group)
             if names[pid] == nil { names[pid] = processName(pid) }
         }
+        return updateFilter()
     }
 
     /// The groups a process held when it exited, or `nil` for a process that held none.
     func exited(_ pid: Int32) -> (Set<Int>, String)? {
         guard let groups = groupsByPID.removeValue(forKey: pid) else { return nil }
+        _ = updateFilter()
         return (groups, names.removeValue(forKey: pid) ?? "?")
     }
 
@@ -145,6 +157,19 @@ actor HolderTracker {
         let gone = groupsByPID.filter { !proc.exists(String($0.key)) }
         for pid in gone.keys { groupsByPID[pid] = nil }
         defer { rescan() }
+        return gone.map { ($0.key, $0.value, names.removeValue(forKey: $0.key) ?? "?") }
+    }
+
+    /// Points the socket filter at the followed processes, then drops (and returns) any that already exited.
+    private func updateFilter() -> [(Int32, Set<Int>, String)] {
+        do {
+            try exits.follow(Set(groupsByPID.keys))
+        } catch {
+            logger.warning("cannot filter process events (\(error)); following every exit")
+            try? exits.follow(Set((0..<101).map(Int32.init)))  // more than 100: the filter passes every exit
+        }
+        let gone = groupsByPID.filter { !proc.exists(String($0.key)) }
+        for pid in gone.keys { groupsByPID[pid] = nil }
         return gone.map { ($0.key, $0.value, names.removeValue(forKey: $0.key) ?? "?") }
     }
 
