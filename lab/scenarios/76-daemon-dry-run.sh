@@ -14,7 +14,7 @@ echo >/sys/bus/pci/devices/$AUDIO/driver_override
 before="$(pci_driver $GPU) $(pci_attr $GPU driver_override) $(pci_driver $AUDIO) $(pci_attr $AUDIO driver_override)"
 check_eq "before: GPU on bochs-drm, audio unbound, no overrides" "$before" "bochs-drm (null) none (null)"
 rm -f "$GD_PROM"
-ls -la --time-style=+%s.%N "$GD_STATE" >"$LAB_TMP/state.before" 2>&1
+ls -lA --time-style=+%s.%N "$GD_STATE" >"$LAB_TMP/state.before" 2>&1
 gd_mark
 gd_start --dry-run || fatal "the dry-run daemon runs"
 check_cmd "it logs what it would write" wait_until 10 eval 'gd_since | grep -q "dry run: would"'
@@ -25,10 +25,10 @@ grep 'dry run' "$f" | head -20
 check_cmd "a would-write of driver_override for the GPU" grep -q "dry run: would .*vfio-pci.*$GPU/driver_override\|dry run: would.*driver_override.*$GPU\|dry run: would.*$GPU" "$f"
 after="$(pci_driver $GPU) $(pci_attr $GPU driver_override) $(pci_driver $AUDIO) $(pci_attr $AUDIO driver_override)"
 check_eq "nothing written: drivers and driver_override as before" "$after" "bochs-drm (null) snd_hda_intel (null)"
-ls -la --time-style=+%s.%N "$GD_STATE" >"$LAB_TMP/state.after" 2>&1
+ls -lA --time-style=+%s.%N "$GD_STATE" >"$LAB_TMP/state.after" 2>&1
 check_cmd "no reset history or journal written" test ! -e "$GD_STATE/resets.json" -a ! -e "$GD_STATE/reset-journal.json"
 check_cmd "the state directory is untouched (no domain-log positions saved)" \
-  cmp -s "$LAB_TMP/state.before" "$LAB_TMP/state.after"
+  cmp -s "$LAB_TMP/state.before" "$LAB_TMP/state.after" || diff "$LAB_TMP/state.before" "$LAB_TMP/state.after"
 check_cmd "no metrics textfile written" test ! -e "$GD_PROM"
 gd_status_json
 check_eq "status via the dry-run daemon: host-driver" "$(jq -r .daemon.dry_run $LAB_TMP/out.json) $(jdev $GPU state)" "true host-driver"
