@@ -34,21 +34,9 @@ import Testing
     }
 
     func request(_ socket: String, _ line: String) throws -> [String: Any] {
-        let fd = Darwin_socket()
+        let fd = TestSocket.connected(socket)
+        try #require(fd >= 0, "connect \(socket)")
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(socket.utf8)
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        try #require(rc == 0, "connect \(socket)")
         let bytes = Array((line + "\n").utf8)
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var reply = [UInt8]()
@@ -60,8 +48,6 @@ import Testing
         }
         return try #require(try JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any])
     }
-
-    func Darwin_socket() -> Int32 { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0) }
 
     @Test func answersStatusRejectsGarbageSurvivesABadReloadAndStopsCleanly() throws {
         let sys = try HostFixtures.rtxHost()
@@ -111,19 +97,9 @@ import Testing
         let dir = "/tmp/gpumon-notify-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = dir + "/notify"
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = TestSocket.bound(path, type: SOCK_DGRAM)
+        try #require(fd >= 0)
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(path.utf8)
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        try #require(bound == 0)
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
 

@@ -16,18 +16,8 @@ final class FakeControlServer: @unchecked Sendable {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpumon-hook-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         path = dir.appendingPathComponent("gpumon.sock").path
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(path.utf8)
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        try #require(rc == 0 && listen(fd, 8) == 0)
+        fd = TestSocket.bound(path, type: SOCK_STREAM)
+        try #require(fd >= 0 && listen(fd, 8) == 0)
         let thread = Thread { [self] in serve() }
         thread.start()
     }
