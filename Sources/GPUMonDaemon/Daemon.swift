@@ -7,6 +7,10 @@ import Systemd
 import Udev
 import VFIO
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `gpumon daemon`: wires the event source, the enforcer, the control socket, reloads and the watchdog into one
 /// `ServiceGroup` that stops cleanly on SIGTERM/SIGINT.
 public struct Daemon {
@@ -102,7 +106,7 @@ public struct Daemon {
         let stateDirectory = options.stateDirectory ?? config.daemon.stateDir
         let order = DriverRegistrationOrder(sysfs: options.sysfs, proc: options.proc)
         let targetModule = String(config.daemon.targetDriver.map { $0 == "-" ? "_" : $0 })
-        let engine = ResetEngine(environment: .init(
+        var environment = ResetEngine.Environment(
             sysfs: options.sysfs, proc: options.proc, writer: SysfsAttributeWriter(sysfs: options.sysfs),
             targetDriver: config.daemon.targetDriver, stateDirectory: stateDirectory, dryRun: options.dryRun,
             stepTimeout: config.reset.stepTimeout, settleTimeout: config.reset.settleTimeout,
@@ -114,7 +118,11 @@ public struct Daemon {
                     return "\(error)"
                 }
             },
-            earlierDrivers: { modalias in order.earlierMatchingModules(modalias: modalias, targetModule: targetModule) }))
+            earlierDrivers: { modalias in order.earlierMatchingModules(modalias: modalias, targetModule: targetModule) })
+        if let text = getenv("GPUMON_TEST_PAUSE_BEFORE_RESCAN_MS"), let ms = Int(String(cString: text)), ms > 0 {
+            environment.pauseBeforeRescan = .milliseconds(ms)
+        }
+        let engine = ResetEngine(environment: environment)
         return VMLifecycle(config: config, enforcer: enforcer, engine: engine,
             store: ResetBudgetStore(stateDirectory: stateDirectory), alerts: alerts, metrics: metrics, logger: logger,
             dryRun: options.dryRun)

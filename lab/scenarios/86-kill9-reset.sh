@@ -9,8 +9,9 @@
 #    is rebound), rmmod + modprobe snd_hda_intel: vfio-pci is now the oldest. A
 #    remove-rescan reset then ends on vfio-pci, and every bind uevent for the slot
 #    names vfio-pci (no host-driver bind, not even for a moment).
-# 3. kill -9 between the remove and the rescan (the scenario polls for the audio
-#    function's sysfs directory, removed first, to vanish, then kills): the journal is left, the functions are missing;
+# 3. kill -9 between the remove and the rescan (the daemon runs with the test hook
+#    GPUMON_TEST_PAUSE_BEFORE_RESCAN_MS=3000; the scenario kills once the audio function,
+#    removed first, is gone): the journal is left, the functions are missing;
 #    the restarted daemon rescans the bridge (reset-repaired) and both end on vfio-pci.
 # Last in the group: it changes the module registration order.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
@@ -57,7 +58,11 @@ gd_untouched
 # --- kill -9 between remove and rescan --------------------------------------------------
 landed=0
 for attempt in 1 2 3; do
-  gd_alive || gd_start || fatal "daemon runs"
+  # A documented test hook holds the reset 3 s between remove and rescan, so the kill lands there every time.
+  gd_stop
+  export GPUMON_TEST_PAUSE_BEFORE_RESCAN_MS=3000
+  gd_start || fatal "daemon runs"
+  unset GPUMON_TEST_PAUSE_BEFORE_RESCAN_MS
   sleep 1.1
   "$GPUMON_BIN" clear $GPU $AUDIO >/dev/null
   lab_uevents_start "$LAB_TMP/uevents-kill"

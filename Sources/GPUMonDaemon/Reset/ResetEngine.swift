@@ -22,6 +22,9 @@ public struct ResetEngine: Sendable {
         public var hotReset: @Sendable (Int, String, [Int]) -> String?
         /// Host-driver modules that registered before the target driver and match a modalias.
         public var earlierDrivers: @Sendable (String) -> [String]
+        /// A pause between the remove and the rescan, for the kernel lab's "kill -9 mid-reset" scenario only
+        /// (`GPUMON_TEST_PAUSE_BEFORE_RESCAN_MS`); zero otherwise.
+        public var pauseBeforeRescan: Duration = .zero
 
         public init(sysfs: FileTree, proc: FileTree, writer: any AttributeWriter, targetDriver: String,
             stateDirectory: String, dryRun: Bool, stepTimeout: Duration, settleTimeout: Duration,
@@ -188,6 +191,9 @@ public struct ResetEngine: Sendable {
             try await waitUntil("\(functions.count) function(s) gone") {
                 functions.allSatisfy { !sysfs.exists(PCISysfs.devicePath($0)) }
             }
+        }
+        if environment.pauseBeforeRescan > .zero && !environment.dryRun {
+            try await Task.sleep(for: environment.pauseBeforeRescan)
         }
         try await blockingWrite("1", "\(busDirectory)/rescan", recorder: recorder)
         if environment.dryRun { return }
