@@ -97,6 +97,18 @@ gd_stop() {
 # gd_alive: the daemon process still runs
 gd_alive() { [ -n "${GD_PID:-}" ] && kill -0 "$GD_PID" 2>/dev/null; }
 
+# gd_need_daemon [EXTRA-TOML]: the group's daemon. An earlier scenario of the boot may have
+# started it; a scenario run alone (`lab/run NAME`) starts its own here, with the config
+# the group's first scenario writes (gd_config EXTRA), and waits for both GPU functions
+# on vfio-pci. Fatal when it cannot start.
+gd_need_daemon() {
+  gd_alive && return 0
+  note "no daemon from an earlier scenario of this boot: starting one"
+  gd_config "${1:-}"
+  gd_start || fatal "the daemon starts" "$(tail -20 "$GD_LOG")"
+  wait_until 20 gd_both_vfio || fatal "the daemon puts both GPU functions on vfio-pci" "$(tail -20 "$GD_LOG")"
+}
+
 # gd_log_count VAR PATTERN [FILE]: VAR = number of lines of the daemon log matching the
 # extended regex PATTERN (bash loop: no exec)
 gd_log_count() {

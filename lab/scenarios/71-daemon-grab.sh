@@ -7,7 +7,7 @@
 # log, status, metrics) naming the driver that bound; the same for the audio function.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
-gd_alive || fatal "the daemon from daemon-start runs"
+gd_need_daemon
 gd_mark
 gd_alerts_count a0 host-driver-grab
 gd_grab $GPU bochs-drm

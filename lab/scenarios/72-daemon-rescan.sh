@@ -7,7 +7,7 @@
 # vfio-pci, with driver_override, in the slot's new IOMMU group.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
-gd_alive || fatal "the daemon from daemon-start runs"
+gd_need_daemon
 gd_mark
 g0=$(pci_group $GPU)
 lab_uevents_start "$LAB_TMP/uevents"

@@ -7,7 +7,7 @@
 # and its CPU time per event is reported. (bench/lab measures it too.)
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
-gd_alive || fatal "the daemon from daemon-start runs"
+gd_need_daemon
 gd_mark
 N=${BURST_N:-10000}
 gd_prom_value c0 'gpumon_uevents_total{action="change"}'; [ "$c0" = absent ] && c0=0

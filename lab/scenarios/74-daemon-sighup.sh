@@ -6,7 +6,7 @@
 # still corrected), raises config-rejected; then SIGHUP with a good config is accepted.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
-gd_alive || fatal "the daemon from daemon-start runs"
+gd_need_daemon
 gd_mark
 cp /etc/gpumon/gpumon.toml "$LAB_TMP/good.toml"
 printf '[[gpu]]\nids = ["1234-1111"]\n' >>/etc/gpumon/gpumon.toml

@@ -6,7 +6,7 @@
 # socket is still there): the daemon reconciles both functions at start.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
-gd_alive || fatal "the daemon from daemon-start runs"
+gd_need_daemon
 kill -KILL $GD_PID
 wait_until 10 eval '! kill -0 $GD_PID'
 check_cmd "the daemon is gone" eval '! kill -0 $GD_PID'

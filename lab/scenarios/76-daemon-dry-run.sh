@@ -7,6 +7,7 @@
 # state files, no metrics file, no reset); a real daemon started after it corrects both.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
+gd_need_daemon   # the starting point: both functions on vfio-pci, the config written
 gd_stop
 gd_grab $GPU bochs-drm
 echo $AUDIO >/sys/bus/pci/drivers/vfio-pci/unbind

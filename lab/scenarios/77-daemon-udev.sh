@@ -9,6 +9,7 @@
 # (uevent_source auto), brings a rescanned slot back to vfio-pci.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
+gd_need_daemon   # the starting point: both functions on vfio-pci, the config written
 gd_stop   # the rule alone first: nothing else writes driver_override
 check_cmd "systemd-udevd runs" lab_udevd_start
 sed "s|@BINDIR@|${GPUMON_BIN%/*}|g" "$LAB_REPO/rules.d/60-gpumon.rules.in" >/run/udev/rules.d/60-gpumon.rules

@@ -7,7 +7,7 @@
 # reset (the second call is the same stop), verified on vfio-pci, no host-driver bind.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
-gd_alive || fatal "the lifecycle daemon runs"
+gd_need_daemon "$GD_RESET_TOML"
 "$GPUMON_BIN" clear $GPU $AUDIO >/dev/null
 # libvirt calls the hook twice per stop (stopped end, release end); under TCG one hook run
 # takes ~1.5 s, longer than the group's 1 s dedupe_window: use the default 5 s here.

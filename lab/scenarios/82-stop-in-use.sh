@@ -8,7 +8,7 @@
 # stop-process-exit.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
-gd_alive || fatal "the lifecycle daemon runs"
+gd_need_daemon "$GD_RESET_TOML"
 "$GPUMON_BIN" clear $GPU $AUDIO >/dev/null
 sleep 1.1   # past dedupe_window of the previous scenario's stop
 gd_vm_start || fatal "VM started"

@@ -7,7 +7,7 @@
 # slot once, verified on vfio-pci, without a host-driver bind.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
-gd_alive || fatal "the lifecycle daemon runs"
+gd_need_daemon "$GD_RESET_TOML"
 "$GPUMON_BIN" clear $GPU $AUDIO >/dev/null
 GD_VM_PID=; [ -e "$GD_DIR/vm.pid" ] && read -r GD_VM_PID <"$GD_DIR/vm.pid"
 if [ -z "$GD_VM_PID" ] || ! kill -0 "$GD_VM_PID" 2>/dev/null; then
@@ -22,7 +22,7 @@ check_cmd "a reset after the VM process exited" wait_until 30 eval 'gd_since | g
 sleep 1.5
 lab_uevents_stop
 f=$(gd_since_file)
-check_cmd "the daemon saw the process exit" grep -q "VM process exited.*$GD_VM_PID\|VM process exited" "$f"
+check_cmd "the daemon saw the exit of the VM's own process ($GD_VM_PID)" grep -Eq "VM process exited.*([^0-9]|^)$GD_VM_PID([^0-9]|$)" "$f"
 check_cmd "release from the process-exit signal" grep -q '^NOTICE VM released the slot .*source=process' "$f"
 gd_count_resets n; check_eq "exactly one reset" "$n" 1
 check_eq "both on vfio-pci" "$(pci_driver $GPU) $(pci_driver $AUDIO)" "vfio-pci vfio-pci"

@@ -7,7 +7,7 @@
 # its driver at the end.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
-gd_alive || fatal "the lifecycle daemon runs"
+gd_need_daemon "$GD_RESET_TOML"
 check_match "nvme reset_method offers flr" "$(pci_attr $NVME reset_method)" '(^| )flr( |$)'
 GD_GPU_EXTRA="[[gpu]]
 addresses = [\"$NVME\"]" gd_config "$GD_RESET_TOML"

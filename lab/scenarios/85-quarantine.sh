@@ -8,7 +8,7 @@
 # the next stop resets again.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
-gd_alive || fatal "the lifecycle daemon runs"
+gd_need_daemon "$GD_RESET_TOML"
 "$GPUMON_BIN" clear $GPU $AUDIO >/dev/null
 sleep 1.1
 gd_mark
