@@ -139,3 +139,20 @@ extension DaemonCommandTests {
         return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
     }
 }
+
+extension DaemonCommandTests {
+    /// Defect 9: one malformed address in a release refused the whole request, so the good functions of that VM
+    /// were never handled.
+    @Test func aBadAddressInAReleaseRejectsOnlyThatAddress() throws {
+        let daemon = try start(try HostFixtures.rtxHost(), config: Self.config)
+        defer { if daemon.process.isRunning { daemon.process.terminate(); daemon.process.waitUntilExit() } }
+        let reply = try request(daemon.socket,
+            #"{"command":"released","source":"hook","domain":"vm","addresses":["0000:01:00.0","0000:zz:00.0"]}"#)
+        #expect(reply["ok"] as? Bool == true)
+        let lines = try #require(reply["lines"] as? [String])
+        #expect(lines.first == "release of 1 function(s) accepted")
+        #expect(lines.count == 2 && lines[1].hasPrefix("rejected: ") && lines[1].contains("0000:zz:00.0"), "\(lines)")
+        let reset = try request(daemon.socket, #"{"command":"clear","addresses":["0000:01:00.0","bogus"]}"#)
+        #expect(reset["ok"] as? Bool == false, "operator commands stay all-or-nothing")
+    }
+}
