@@ -81,8 +81,8 @@ public struct Daemon {
         let services: [any Service] = [
             UeventService(stream: stream, enforcer: enforcer),
             ControlServer(path: socketPath, listener: listener, enforcer: enforcer, lifecycle: lifecycle, logger: logger),
-            ReloadService(configPath: options.configPath, enforcer: enforcer, lifecycle: lifecycle, alerts: alerts,
-                logger: logger),
+            ReloadService(configPath: options.configPath, initial: config, enforcer: enforcer, lifecycle: lifecycle,
+                alerts: alerts, logger: logger),
             WatchdogService(enforcer: enforcer),
             KernelLogService(lifecycle: lifecycle, logger: logger),
             VMProcessWatcher(proc: options.proc, enforcer: enforcer, lifecycle: lifecycle, logger: logger),

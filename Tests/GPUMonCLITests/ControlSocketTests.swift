@@ -156,3 +156,30 @@ extension DaemonCommandTests {
         #expect(reset["ok"] as? Bool == false, "operator commands stay all-or-nothing")
     }
 }
+
+extension DaemonCommandTests {
+    /// Defect 8: SIGHUP applied the selection but silently kept the old target driver, timeouts, state_dir,
+    /// log_dirs and textfile. Now a reload applies everything or nothing, and says which keys need a restart.
+    @Test func aReloadThatNeedsARestartIsRejectedWholeWithTheKeys() throws {
+        let daemon = try start(try HostFixtures.rtxHost(), config: Self.config)
+        defer { if daemon.process.isRunning { daemon.process.terminate(); daemon.process.waitUntilExit() } }
+        // Selects one more device (applicable) and changes two restart-only keys: nothing may be applied.
+        try (Self.config + "[[gpu]]\nids = [\"8086:1533\"]\n[daemon]\ntarget_driver = \"pci-stub\"\n"
+            + "[libvirt]\nlog_dirs = [\"/srv/libvirt-logs\"]\n")
+            .write(toFile: daemon.config, atomically: true, encoding: .utf8)
+        kill(daemon.process.processIdentifier, SIGHUP)
+        var alert: [String: Any]?
+        for _ in 0..<100 where alert == nil {
+            let status = try request(daemon.socket, #"{"command":"status"}"#)
+            let view = (status["status"] as? [String: Any])?["daemon"] as? [String: Any]
+            alert = (view?["last_alerts"] as? [[String: Any]])?.last { $0["kind"] as? String == "config-rejected" }
+            if alert == nil { usleep(50_000) }
+        }
+        let message = try #require(alert?["message"] as? String)
+        #expect(message.contains("[daemon] target_driver, [libvirt] log_dirs changed and need a restart"), "\(message)")
+        let devices = try #require((try request(daemon.socket, #"{"command":"status"}"#)["status"]
+            as? [String: Any])?["devices"] as? [[String: Any]])
+        #expect(devices.filter { $0["selected"] as? Bool == true }.count == 2, "not even the selection changed")
+        #expect(devices.allSatisfy { $0["target_driver"] as? String == "vfio-pci" })
+    }
+}
