@@ -42,6 +42,9 @@ public struct Daemon {
 
     /// Runs until SIGTERM/SIGINT. Throws on a start-up failure (config, socket, uevent monitor).
     public func run(config: Config) async throws {
+        // A peer that goes away (a control client, an alert command's pipe) must never kill the daemon: writes
+        // then fail with EPIPE, which each caller handles. The control socket also sends with MSG_NOSIGNAL.
+        signal(SIGPIPE, SIG_IGN)
         let level = options.logLevel
         var logger = Logger(label: "gpumon") { label in DaemonLogHandler(label: label, level: level) }
         logger.logLevel = level
@@ -78,8 +81,8 @@ public struct Daemon {
         let services: [any Service] = [
             UeventService(stream: stream, enforcer: enforcer),
             ControlServer(path: socketPath, listener: listener, enforcer: enforcer, lifecycle: lifecycle, logger: logger),
-            ReloadService(configPath: options.configPath, enforcer: enforcer, lifecycle: lifecycle, alerts: alerts,
-                logger: logger),
+            ReloadService(configPath: options.configPath, initial: config, enforcer: enforcer, lifecycle: lifecycle,
+                alerts: alerts, logger: logger),
             WatchdogService(enforcer: enforcer),
             KernelLogService(lifecycle: lifecycle, logger: logger),
             VMProcessWatcher(proc: options.proc, enforcer: enforcer, lifecycle: lifecycle, logger: logger),

@@ -150,8 +150,15 @@ public struct FileTree: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Replaces a regular file atomically: writes a temporary file beside it, fsyncs it, renames it into place.
-    /// Readers see either the old or the new contents, never a half-written file.
+    /// Replaces a regular file atomically: writes a temporary file beside it, fsyncs it, renames it into place,
+    /// fsyncs the directory. Readers see either the old or the new contents, never a half-written file.
+    ///
+    /// Safe in a directory others can write to or plant links in (a node_exporter textfile directory, a state
+    /// directory restored from a backup): the temporary file has a random name and is created with
+    /// `O_CREAT|O_EXCL|O_NOFOLLOW`, so a planted file or symlink is never opened or followed, and `rename(2)`
+    /// replaces a symlink at the target instead of writing through it. The file ends with exactly `permissions`
+    /// whatever the process's umask (the unit's `UMask=0077` would otherwise make a textfile unreadable to
+    /// node_exporter).
     public func writeFileAtomically(_ contents: String, to relative: String, permissions: FilePermissions = [
         .ownerReadWrite, .groupRead, .otherRead,
     ]) throws(FSError) {
@@ -163,16 +170,30 @@ public struct FileTree: Sendable, Hashable, CustomStringConvertible {
         .ownerReadWrite, .groupRead, .otherRead,
     ]) throws(FSError) {
         let full = path(relative)
-        let temp = full + ".gpumon-tmp-\(systemProcessID())"
+        let slash = full.lastIndex(of: "/")
+        let directory = slash.map { $0 == full.startIndex ? "/" : String(full[..<$0]) } ?? "."
+        let name = slash.map { String(full[full.index(after: $0)...]) } ?? full
+        var fd: FileDescriptor?
+        var temp = ""
+        // A name already taken (a planted file, a leftover) is skipped, never reused.
+        for _ in 0..<16 where fd == nil {
+            temp = (directory == "/" ? "" : directory) + "/.\(name).gpumon-tmp-\(systemProcessID())-"
+                + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+            do {
+                fd = try FileDescriptor.open(temp, .writeOnly, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
+                    permissions: permissions, retryOnInterrupt: true)
+            } catch let err as Errno {
+                if err == .fileExists { continue }
+                throw FSError(operation: "create", path: temp, errno: err)
+            } catch {
+                throw FSError(operation: "create", path: temp, errno: .ioError)
+            }
+        }
+        guard let fd else { throw FSError(operation: "create", path: temp, errno: .fileExists) }
         do {
-            let fd = try FileDescriptor.open(
-                temp,
-                .writeOnly,
-                options: [.create, .truncate, .closeOnExec],
-                permissions: permissions,
-                retryOnInterrupt: true
-            )
             try fd.closeAfter {
+                // The umask applied at create; the mode asked for is the mode wanted.
+                if case .failure(let err) = systemFchmod(fd, mode: permissions.rawValue) { throw err }
                 _ = try fd.writeAll(contents)
                 if case .failure(let err) = systemFsync(fd) { throw err }
             }
@@ -186,6 +207,10 @@ public struct FileTree: Sendable, Hashable, CustomStringConvertible {
         if case .failure(let err) = systemRename(temp, full) {
             _ = systemUnlink(temp)
             throw FSError(operation: "rename", path: full, errno: err)
+        }
+        // The rename is durable only once the directory is: a crash right after must not bring back old state.
+        if case .failure(let err) = systemFsyncDirectory(directory) {
+            throw FSError(operation: "fsync", path: directory, errno: err)
         }
     }
 

@@ -80,4 +80,19 @@ func systemFsync(_ fd: FileDescriptor) -> Result<Void, Errno> {
     retryingInterrupts { fsync(fd.rawValue) }.map { _ in () }
 }
 
+func systemFchmod(_ fd: FileDescriptor, mode: UInt32) -> Result<Void, Errno> {
+    retryingInterrupts { fchmod(fd.rawValue, mode_t(mode)) }.map { _ in () }
+}
+
+/// fsync on a directory, which makes the renames and creations in it durable.
+func systemFsyncDirectory(_ path: String) -> Result<Void, Errno> {
+    let fd = retryingInterrupts { open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+    switch fd {
+    case .failure(let err): return .failure(err)
+    case .success(let raw):
+        defer { close(raw) }
+        return retryingInterrupts { fsync(raw) }.map { _ in () }
+    }
+}
+
 func systemProcessID() -> Int32 { getpid() }

@@ -6,28 +6,58 @@ die() { echo "lab: error: $*" >&2; exit 2; }
 
 # --- kernel ------------------------------------------------------------------------
 
-# Which linux-image-6.1.*-amd64 does the meta package linux-image-amd64 depend on?
+# The kernel series the lab boots: 6.1 (Debian 12's own kernel, the default) or 6.12 (Debian 12's backport of the
+# kernel of Debian 13 and RHEL 10). Set by lab/run --kernel.
+LAB_KERNEL=${LAB_KERNEL:-6.1}
+
+# kernel_meta: the meta package naming the current image of the series.
+kernel_meta() {
+  case "$LAB_KERNEL" in
+    6.1) echo linux-image-amd64 ;;
+    6.12) echo linux-image-6.12-amd64 ;;
+    *) die "unknown kernel series '$LAB_KERNEL' (expected 6.1 or 6.12)" ;;
+  esac
+}
+
+# kernel_glob: the file names of cached images of the series.
+kernel_glob() {
+  case "$LAB_KERNEL" in
+    6.1) echo 'linux-image-6.1.*-amd64_*.deb' ;;
+    6.12) echo 'linux-image-6.12.*+deb12-amd64_*.deb' ;;
+  esac
+}
+
+# Which image does the series' meta package depend on (linux-image-6.1.0-N-amd64, linux-image-6.12.N+deb12-amd64)?
 # Prints the package name; empty if apt knows no lists yet.
 kernel_pkg_from_apt() {
-  apt-cache depends linux-image-amd64 2>/dev/null \
-    | awk '$1 == "Depends:" && $2 ~ /^linux-image-6\.1\.[0-9]+-[0-9]+-amd64$|^linux-image-6\.1\.0-[0-9]+-amd64$/ { print $2; exit }'
+  local meta re
+  meta=$(kernel_meta)
+  case "$LAB_KERNEL" in
+    6.1) re='^linux-image-6\.1\.[0-9]+-[0-9]+-amd64$|^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
+    6.12) re='^linux-image-6\.12\.[0-9]+\+deb12-amd64$' ;;
+  esac
+  apt-cache depends "$meta" 2>/dev/null | awk -v re="$re" '$1 == "Depends:" && $2 ~ re { print $2; exit }'
 }
 
 # lab_kernel: make sure the kernel is downloaded (cached in $BUILD/cache) and unpacked
 # with modules.dep (in $BUILD/kernel/<pkg>_<version>). Sets KERNEL_DIR, KVER,
 # KERNEL_PKG, KERNEL_VERSION, VMLINUZ, MODDIR.
 lab_kernel() {
-  local cache=$BUILD/cache pkg deb
+  local cache=$BUILD/cache pkg deb glob
   mkdir -p "$cache"
+  kernel_meta >/dev/null
+  glob=$(kernel_glob)
   pkg=${LAB_KERNEL_PKG:-$(kernel_pkg_from_apt)}
   if [[ -z "$pkg" ]]; then
     # No apt lists (fresh machine) or an unexpected meta package: prefer a cached image.
-    deb=$(ls -t "$cache"/linux-image-6.1.*-amd64_*.deb 2>/dev/null | head -n 1 || true)
+    # shellcheck disable=SC2086
+    deb=$(cd "$cache" && ls -t $glob 2>/dev/null | head -n 1 || true)
+    [[ -z "$deb" ]] || deb=$cache/$deb
     if [[ -z "$deb" ]]; then
-      log "apt does not know linux-image-amd64; running apt-get update"
+      log "apt does not know $(kernel_meta); running apt-get update"
       apt-get update -q >&2 </dev/null || die "apt-get update failed"
       pkg=$(kernel_pkg_from_apt)
-      [[ -n "$pkg" ]] || die "cannot resolve the 6.1 kernel package from linux-image-amd64"
+      [[ -n "$pkg" ]] || die "cannot resolve the $LAB_KERNEL kernel package from $(kernel_meta)"
     fi
   fi
   if [[ -z "${deb:-}" ]]; then
@@ -40,7 +70,7 @@ lab_kernel() {
       apt-get update -q >&2 </dev/null || die "apt-get update failed"
       # the lists may have been old: the meta package may now name a newer image
       pkg=${LAB_KERNEL_PKG:-$(kernel_pkg_from_apt)}
-      [[ -n "$pkg" ]] || die "cannot resolve the 6.1 kernel package from linux-image-amd64"
+      [[ -n "$pkg" ]] || die "cannot resolve the $LAB_KERNEL kernel package from $(kernel_meta)"
       (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2 </dev/null) || die "apt-get download $pkg failed"
     fi
     deb=$(ls -t "$cache/${pkg}"_*.deb | head -n 1)
@@ -87,13 +117,17 @@ modules_closure() {
       done[name] = 1; print file[name]
     }
     END {
+      while ((getline line < builtin) > 0) {
+        b = line; sub(/.*\//, "", b); sub(/\.ko$/, "", b); gsub(/-/, "_", b); isbuiltin[b] = 1
+      }
       for (name in wanted) {
         key = name; gsub(/-/, "_", key)
+        if (key in isbuiltin) continue   # built into the kernel (6.12: virtio_pci)
         if (!(key in file)) { print "missing module " name > "/dev/stderr"; exit 1 }
       }
       for (i = 1; i <= count; i++) if (order[i] in wanted) add(order[i])
     }
-  ' "$MODDIR/modules.dep"
+  ' builtin="$MODDIR/modules.builtin" "$MODDIR/modules.dep"
 }
 
 # lab_initramfs: build $BUILD/initramfs-<kver>.cpio (uncompressed: the kernel takes it
@@ -110,11 +144,17 @@ lab_initramfs() {
   mkdir -p "$root"/{bin,etc,proc,sys,dev,tmp} "$root/lib/modules/$KVER"
   cp /bin/busybox "$root/bin/busybox"
   install -m 0755 "$LAB_DIR/guest/init" "$root/init"
+  # busybox insmod loads plain .ko files: 6.12's .ko.xz are decompressed here.
+  local plain=()
   for m in $mods; do
     mkdir -p "$root/lib/modules/$KVER/$(dirname "$m")"
-    cp "$MODDIR/$m" "$root/lib/modules/$KVER/$m"
+    case "$m" in
+      *.ko.xz) xz -dc "$MODDIR/$m" >"$root/lib/modules/$KVER/${m%.xz}"; plain+=("${m%.xz}") ;;
+      *.ko.zst) zstd -qdc "$MODDIR/$m" >"$root/lib/modules/$KVER/${m%.zst}"; plain+=("${m%.zst}") ;;
+      *) cp "$MODDIR/$m" "$root/lib/modules/$KVER/$m"; plain+=("$m") ;;
+    esac
   done
-  echo "$mods" >"$root/etc/lab-modules"
+  printf '%s\n' "${plain[@]}" >"$root/etc/lab-modules"
   (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$INITRD.tmp"
   mv "$INITRD.tmp" "$INITRD"
   echo "$sum" >"$stamp"
@@ -132,7 +172,10 @@ lab_initramfs() {
 # (read-only, tag "host") and OUTDIR (writable, tag "labout").
 qemu_args() {
   local out=$1 mode=$2 cmdline
-  cmdline="console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=${LAB_LOGLEVEL:-4} mitigations=off"
+  # no_timer_check: under TCG on a loaded host the IO-APIC timer check can miss its ticks, and with interrupt
+  # remapping on that is a panic ("timer doesn't work through Interrupt-remapped IO-APIC"; 6.12 on the first
+  # boot here). The check only guards broken real hardware.
+  cmdline="console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=${LAB_LOGLEVEL:-4} mitigations=off no_timer_check"
   cmdline+=" lab.repo=$REPO lab.moddir=$MODDIR lab.gpumondir=$(dirname "$GPUMON_BIN") lab.mode=$mode"
   cmdline+=" ${LAB_CMDLINE_EXTRA:-}"
   case "$REPO$MODDIR$GPUMON_BIN" in *" "*) die "the lab needs paths without spaces (repo, kernel, GPUMON_BIN)" ;; esac

@@ -20,7 +20,7 @@ struct Hook: ParsableCommand {
         abstract: "Run as libvirt's qemu hook: tell the daemon that a VM released its PCI host devices.",
         discussion: """
             Install as /etc/libvirt/hooks/qemu or a script in /etc/libvirt/hooks/qemu.d/ that runs \
-            'gpumon hook "$@"' (see docs/vm-lifecycle.md). libvirt passes <domain> <operation> <sub-operation> \
+            'gpumon hook -- "$@"' (see docs/vm-lifecycle.md; '--' keeps a domain named like an option a domain). libvirt passes <domain> <operation> <sub-operation> \
             <extra> and the domain XML on stdin. On 'stopped end' and 'release end' the PCI <hostdev> addresses \
             are sent to the daemon's socket; every other operation is ignored. Always exits 0 within 1 second and \
             prints nothing on stdout.
@@ -31,8 +31,9 @@ struct Hook: ParsableCommand {
     static let hardDeadline: Duration = .milliseconds(800)
     /// How long stdin may take to arrive (libvirt writes it at once; a writer that never closes is cut off).
     static let stdinDeadline: Duration = .milliseconds(400)
-    /// Domain XML is a few kilobytes; anything beyond this is drained and dropped.
-    static let stdinLimit = 8 << 20
+    /// Domain XML is a few kilobytes; anything beyond this is drained and dropped. A 16 MiB XML is still read
+    /// whole and scanned well inside the deadline (the scan is linear; docs/benchmarks.md).
+    static let stdinLimit = 32 << 20
 
     @OptionGroup var global: GlobalOptions
 

@@ -21,6 +21,18 @@ public struct DomainLogTracker: Sendable {
         self.domain = domain
     }
 
+    /// Resumes a domain whose latest start (with `addresses`, then `errorLines`) was read by an earlier daemon:
+    /// reading continues from the saved position without the file's history.
+    public init(domain: String, resumingWith addresses: [PCIAddress], errorLines: [String] = []) {
+        self.domain = domain
+        self.addresses = addresses
+        self.errorLines = Array(errorLines.suffix(DomainLogTracker.maxErrorLines))
+    }
+
+    /// Whether a `starting up` block is open: a position saved now must point at its start, or a restart would
+    /// miss the functions it lists.
+    public var isInsideStartBlock: Bool { parser.isInsideStartBlock }
+
     /// Feeds one complete line; returns the release it completes, if any.
     public mutating func feed(_ line: Substring) -> ReleaseSignal? {
         var release: ReleaseSignal?

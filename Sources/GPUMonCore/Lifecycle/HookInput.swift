@@ -12,7 +12,13 @@ public struct HookInput: Sendable, Equatable {
     public var extra: String
 
     /// Parses the hook's arguments (without the program name); `nil` when fewer than three are given.
+    ///
+    /// The shipped hook script runs `gpumon hook -- "$@"`, so a domain named like an option (`--socket=…`) is
+    /// never taken for one. libvirt always passes four arguments: five with a leading `--` means the separator,
+    /// while four starting with `--` are a domain named `--`.
     public init?(arguments: [String]) {
+        var arguments = arguments
+        if arguments.count >= 5, arguments.first == "--" { arguments.removeFirst() }
         guard arguments.count >= 3 else { return nil }
         domain = arguments[0]
         operation = arguments[1]

@@ -12,13 +12,6 @@ public struct StuckAssessment: Sendable, Equatable {
     /// Power states vfio-pci leaves an idle function in: D0, or D3hot when it has power management.
     public static let idlePowerStates: Set<String> = ["D0", "D3hot"]
 
-    /// Kernel and QEMU messages that mean a function is wedged (prior-art §3).
-    public static let errorPatterns = [
-        "not ready", "Unable to change power state", "Unknown PCI header type", "vfio_err_notifier_handler",
-        "Unable to power on device", "stuck in D3", "fallen off the bus", "Cannot reset device",
-        "timed out waiting for pending transaction", "AER: Uncorrected",
-    ]
-
     public static func assess(address: PCIAddress, device: PCIDevice?, logLines: [String]) -> StuckAssessment {
         var reasons: [String] = []
         if let device {
@@ -29,13 +22,31 @@ public struct StuckAssessment: Sendable, Equatable {
         } else {
             reasons.append("gone from sysfs")
         }
-        let name = address.description
-        let short = String(name.dropFirst(5))  // QEMU and some kernel lines print BB:DD.F
-        for line in logLines where line.contains(name) || line.contains(short) {
-            if let pattern = errorPatterns.first(where: { line.contains($0) }) {
-                reasons.append("log: \(pattern): \(line.suffix(160))")
+        let port = device?.parentBridge
+        for line in logLines {
+            guard let pattern = PCIErrorPattern.first(in: line[...]) else { continue }
+            let named: Bool
+            switch pattern.scope {
+            case .function: named = names(line, address)
+            case .port: named = names(line, address) || port.map { names(line, $0) } ?? false
             }
+            if named { reasons.append("log: \(pattern.name): \(line.suffix(160))") }
         }
         return StuckAssessment(address: address, reasons: reasons)
+    }
+
+    /// Whether `line` names `address`: in full (`0000:01:00.0`), or as QEMU and some kernel lines print it
+    /// (`01:00.0`) — not as the tail of a longer address (`0000:101:00.0` is not `01:00.0`).
+    static func names(_ line: String, _ address: PCIAddress) -> Bool {
+        let name = address.description
+        if line.contains(name) { return true }
+        let short = String(name.dropFirst(5))
+        var rest = line[...]
+        while let range = rest.firstRange(of: short) {
+            let before = range.lowerBound == line.startIndex ? nil : line[line.index(before: range.lowerBound)]
+            if before.map({ !$0.isHexDigit && $0 != ":" }) ?? true { return true }
+            rest = line[range.upperBound...]
+        }
+        return false
     }
 }

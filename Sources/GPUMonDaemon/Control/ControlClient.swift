@@ -15,23 +15,25 @@ public enum ControlClient {
         }
     }
 
+    /// Sends one request and waits for the reply, all of it (connect, write, read) within `timeout`.
     public static func send(_ request: ControlRequest, path: String, timeout: Duration = .seconds(5)) throws(Failure)
         -> ControlResponse
     {
+        let deadline = ContinuousClock.now + timeout
         let fd: Int32
         do {
-            fd = try UnixSocket.connect(path: path)
+            fd = try UnixSocket.connect(path: path, deadline: deadline)
         } catch {
             throw .notRunning(error.description)
         }
         defer { UnixSocket.closeSocket(fd) }
-        UnixSocket.setTimeouts(fd, timeout)
         guard var bytes = try? JSONEncoder().encode(request).map({ $0 }) else {
             throw .protocolError("cannot encode request")
         }
         bytes.append(UInt8(ascii: "\n"))
-        guard UnixSocket.writeAll(fd, bytes) else { throw .protocolError("write failed") }
-        guard let reply = UnixSocket.readMessage(fd, limit: 64 << 20), !reply.isEmpty else {
+        guard UnixSocket.writeAll(fd, bytes, deadline: deadline) else { throw .protocolError("write failed") }
+        guard case .message(let reply) = UnixSocket.readMessage(fd, limit: 64 << 20, deadline: deadline), !reply.isEmpty
+        else {
             throw .protocolError("no reply within \(timeout)")
         }
         do {

@@ -4,11 +4,15 @@ import GPUMonCore
 enum ControlCommands {
     static func handle(_ request: ControlRequest, lifecycle: VMLifecycle, enforcer: Enforcer) async -> ControlResponse {
         var addresses: [PCIAddress] = []
+        var rejected: [String] = []
         for text in request.addresses ?? [] {
             do {
                 addresses.append(try PCIAddress(parsing: text))
             } catch {
-                return .failure(error.description)
+                // A release is news from a VM stop: one bad address must not lose the good ones. Operator
+                // commands (reset, clear) are refused whole: a typo there is better fixed than half-applied.
+                guard request.command == "released" else { return .failure(error.description) }
+                rejected.append("rejected: \(error.description)")
             }
         }
         guard !addresses.isEmpty || request.command == "released" else {
@@ -21,7 +25,7 @@ enum ControlCommands {
                 reason: request.reason)
             // The hook must return at once: handle the stop after replying.
             Task { await lifecycle.release(signal) }
-            return ControlResponse(ok: true, lines: ["release of \(addresses.count) function(s) accepted"])
+            return ControlResponse(ok: true, lines: ["release of \(addresses.count) function(s) accepted"] + rejected)
         case "reset":
             var method: ResetMethod?
             if let name = request.method {

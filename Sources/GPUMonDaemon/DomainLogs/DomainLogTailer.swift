@@ -31,6 +31,16 @@ final class DomainLogTailer {
 
     /// How many finished inodes are remembered per domain: virtlogd keeps 3 backups.
     private static let finishedMemory = 8
+    /// Descriptors kept open at once; the least recently read file is closed beyond this (and reopened by inode
+    /// when it grows again). libvirt never deletes `*.log`: a busy node has thousands.
+    static let maxOpenFiles = 32
+    /// A file read without a saved position (never seen, rotated while down, rescanned) is read from this many
+    /// bytes before its end, not from byte 0: twice virtlogd's default `max_size` (2 MiB), so a virtlogd log is
+    /// read whole and a 512 MiB one costs what a 4 MiB one does.
+    static let historyWindow: Int64 = 4 << 20
+    /// Positions are saved at once after a release, otherwise at most this often (and at shutdown): each save is an
+    /// fsync and a rename, and a crash only means re-reading a few lines whose stops are deduplicated anyway.
+    static let saveInterval: Duration = .seconds(10)
 
     private struct Watch {
         var path: String
@@ -49,6 +59,18 @@ final class DomainLogTailer {
     private var finished: [String: [FileKey]] = [:]
     private var found: [ReleaseSignal] = []
     private var saveFailed = false
+    /// The open files' paths, least recently read first; at most ``maxOpenFiles``.
+    private var openOrder: [String] = []
+    /// Per `.log` path, where the unfinished `starting up` block began (saved instead of the read offset).
+    private var blockStarts: [String: Int64] = [:]
+    private var releasedSinceSave = false
+    private var lastSave: ContinuousClock.Instant?
+    /// How many times positions were written (tests: saves are coalesced).
+    var positionWrites: Int { store.writes }
+    /// Bytes read from logs since start (tests: startup reads bounded tails, resumes read nothing old).
+    private(set) var bytesRead: Int64 = 0
+    /// How many descriptors are open on logs (tests: bounded by ``maxOpenFiles``).
+    var openDescriptors: Int { files.values.filter(\.isOpen).count }
 
     init(inotify: Inotify, directories: [String], stateDirectory: String, logger: Logger) {
         self.inotify = inotify
@@ -78,11 +100,25 @@ final class DomainLogTailer {
         return take()
     }
 
-    /// Saves every open file's position (only when something changed).
+    /// Saves every followed file's position and latest start: at once after a release or with `force`, otherwise
+    /// only when ``saveInterval`` has passed since the last save (and only when something changed).
     func persist(force: Bool = false) {
-        let positions = files.mapValues(\.position)
+        let now = ContinuousClock.now
+        if !force && !releasedSinceSave, let lastSave, now - lastSave < DomainLogTailer.saveInterval { return }
+        var positions: [String: LogPositionStore.Position] = [:]
+        for (path, file) in files {
+            var position = file.position
+            if let start = blockStarts[file.key] { position.offset = min(position.offset, start) }
+            if let tracker = trackers[file.key], !tracker.addresses.isEmpty {
+                position.addresses = tracker.addresses.map(\.description)
+                position.errorLines = tracker.errorLines.isEmpty ? nil : tracker.errorLines
+            }
+            positions[path] = position
+        }
         do {
             try store.save(positions, force: force)
+            lastSave = now
+            releasedSinceSave = false
             saveFailed = false
         } catch {
             // One warning per failure streak: a read-only state_dir must not flood the journal.
@@ -92,12 +128,16 @@ final class DomainLogTailer {
     }
 
     /// Closes every open log.
-    func closeAll() { files.removeAll() }
+    func closeAll() {
+        files.removeAll()
+        openOrder.removeAll()
+    }
 
     // MARK: - Directories
 
     private func take() -> [ReleaseSignal] {
         defer { found = [] }
+        if !found.isEmpty { releasedSinceSave = true }
         return found
     }
 
@@ -234,8 +274,8 @@ final class DomainLogTailer {
         if let open = files[path], current.map({ !open.identity.isSameFile(as: $0) }) ?? true {
             retire(open)
         }
-        if current != nil, files[path] == nil {
-            open(path, domain: domain, silentUntil: 0)
+        if let current, files[path] == nil {
+            open(path, domain: domain, silentUntil: 0, startAt: max(0, current.size - DomainLogTailer.historyWindow))
         }
         if let file = files[path] { consume(file) }
     }
@@ -265,49 +305,86 @@ final class DomainLogTailer {
         guard let identity = FileIdentity.of(path: path), identity.isRegularFile, !isFinished(key, identity),
             files[key].map({ !$0.identity.isSameFile(as: identity) }) ?? true, let domain = domain(of: key)
         else { return }
-        replay(path, key: key, domain: domain, silentUntil: 0)
+        replay(path, key: key, domain: domain, silentUntil: 0, startAt: DomainLogTailer.tail(of: identity))
     }
 
     /// Reads a file that will not grow any more (renamed away, deleted, replaced) to its end and closes it.
     private func retire(_ file: TailedFile) {
         consume(file, flush: true)
         markFinished(file.key, file.identity)
-        files[file.path] = nil
+        files[file.key] = nil
+        openOrder.removeAll { $0 == file.key }
         logger.debug("domain logs: finished \(file.path) (rotated or deleted)")
     }
 
     private func retireFiles(in directory: String) {
-        for file in files.values where DomainLogTailer.parent(file.path) == directory { retire(file) }
+        for file in files.values where DomainLogTailer.parent(file.key) == directory { retire(file) }
     }
 
-    private func open(_ path: String, domain: String, silentUntil: Int64) {
+    private func open(_ path: String, domain: String, silentUntil: Int64, startAt: Int64) {
         do {
-            files[path] = try TailedFile(path: path, key: path, domain: domain, silentUntil: silentUntil)
+            files[path] = try TailedFile(path: path, key: path, domain: domain, silentUntil: silentUntil,
+                startAt: startAt)
         } catch {
             logger.warning("domain logs: \(error)")
         }
+    }
+
+    /// Marks `file` as the most recently read and closes the least recently read descriptors beyond
+    /// ``maxOpenFiles``. Files read once (replays) are not followed and close by themselves.
+    private func touch(_ file: TailedFile) {
+        guard files[file.key] === file else { return }
+        openOrder.removeAll { $0 == file.key }
+        openOrder.append(file.key)
+        while openOrder.count > DomainLogTailer.maxOpenFiles {
+            files[openOrder.removeFirst()]?.closeDescriptor()
+        }
+    }
+
+    /// The rotated names (`x.log.N`) beside the `.log` path `key`, where a closed file that was rotated away is
+    /// looked for by inode.
+    private func rotatedNames(of key: String) -> [String] {
+        let directory = DomainLogTailer.parent(key)
+        let names = (try? FileTree(root: directory).list("")) ?? []
+        return rotatedSiblings(of: key, in: names).map(\.path).reversed()
     }
 
     /// Feeds the new complete lines of `file` to its domain's tracker; collects releases past `silentUntil`.
     private func consume(_ file: TailedFile, flush: Bool = false) {
-        let lines: [(line: Substring, end: Int64)]
-        do {
-            lines = try file.readLines(flush: flush)
-        } catch {
-            logger.warning("domain logs: \(error)")
+        guard file.ensureOpen(candidates: file.isOpen ? [] : rotatedNames(of: file.key)) else {
+            logger.debug("domain logs: \(file.path) is gone (deleted while not open); its unread tail is lost")
             return
         }
         var tracker = trackers[file.key] ?? DomainLogTracker(domain: file.domain)
-        for (line, end) in lines {
-            if let release = tracker.feed(line), end > file.silentUntil { found.append(release) }
+        var blockStart = blockStarts[file.key]
+        var lineStart = file.offset
+        let readBefore = file.bytesRead
+        defer { bytesRead += file.bytesRead - readBefore }
+        do {
+            try file.readLines(flush: flush) { line, end in
+                let wasInside = tracker.isInsideStartBlock
+                if let release = tracker.feed(line), end > file.silentUntil { found.append(release) }
+                if !tracker.isInsideStartBlock {
+                    blockStart = nil
+                } else if !wasInside {
+                    blockStart = lineStart
+                }
+                lineStart = end
+            }
+        } catch {
+            logger.warning("domain logs: \(error)")
         }
         trackers[file.key] = tracker
+        blockStarts[file.key] = blockStart
+        touch(file)
     }
 
-    /// Reads a rotated sibling once, start to end, for its history (and its tail after `silentUntil`).
-    private func replay(_ path: String, key: String, domain: String, silentUntil: Int64) {
+    /// Reads a rotated sibling once, from `startAt` to its end, for its history (and its tail after
+    /// `silentUntil`).
+    private func replay(_ path: String, key: String, domain: String, silentUntil: Int64, startAt: Int64) {
         do {
-            let file = try TailedFile(path: path, key: key, domain: domain, silentUntil: silentUntil)
+            let file = try TailedFile(path: path, key: key, domain: domain, silentUntil: silentUntil,
+                startAt: startAt)
             consume(file, flush: true)
             markFinished(key, file.identity)
         } catch {
@@ -355,25 +432,47 @@ final class DomainLogTailer {
         }
     }
 
-    /// Replays the rotated siblings of a saved file: silently up to the one holding the saved inode, its tail
-    /// after the saved offset and every newer sibling reported. Returns whether the saved inode was found.
+    /// The tracker a saved position resumes: the domain's latest start as saved, without re-reading history.
+    private func resumedTracker(_ domain: String, _ saved: LogPositionStore.Position) -> DomainLogTracker {
+        let addresses = (saved.addresses ?? []).compactMap { try? PCIAddress(parsing: $0) }
+        return DomainLogTracker(domain: domain, resumingWith: addresses, errorLines: saved.errorLines ?? [])
+    }
+
+    private static func tail(of identity: FileIdentity) -> Int64 {
+        max(0, identity.size - historyWindow)
+    }
+
+    /// A saved file rotated away while the daemon was down: the sibling holding the saved inode is read from the
+    /// saved offset and every newer sibling's tail is reported. Returns whether the saved inode was found.
     @discardableResult
     private func resume(_ path: String, domain: String, saved: LogPositionStore.Position,
         siblings: [(path: String, identity: FileIdentity)]) -> Bool
     {
-        let match = siblings.firstIndex { $0.identity.device == saved.device && $0.identity.inode == saved.inode }
-        for (index, sibling) in siblings.enumerated() {
-            let silentUntil: Int64
-            if let match {
-                silentUntil = index < match ? Int64.max : (index == match ? saved.offset : 0)
-            } else {
-                silentUntil = Int64.max
+        trackers[path] = resumedTracker(domain, saved)
+        guard let match = siblings.firstIndex(where: {
+            $0.identity.device == saved.device && $0.identity.inode == saved.inode
+        }) else {
+            // Rotated beyond the kept backups: learn the newest sibling's state, report nothing old.
+            if let newest = siblings.last {
+                replay(newest.path, key: path, domain: domain, silentUntil: Int64.max,
+                    startAt: DomainLogTailer.tail(of: newest.identity))
             }
-            replay(sibling.path, key: path, domain: domain, silentUntil: silentUntil)
+            return false
         }
-        return match != nil
+        for (index, sibling) in siblings.enumerated() where index >= match {
+            if index == match {
+                replay(sibling.path, key: path, domain: domain, silentUntil: saved.offset,
+                    startAt: min(saved.offset, sibling.identity.size))
+            } else {
+                replay(sibling.path, key: path, domain: domain, silentUntil: 0,
+                    startAt: DomainLogTailer.tail(of: sibling.identity))
+            }
+        }
+        return true
     }
 
+    /// Opens a log found at startup: from its saved position when there is one (no history read: the saved
+    /// position carries the latest start's functions), else from a bounded tail (``historyWindow``).
     private func startupOpen(_ path: String, names: [String]) {
         guard let domain = domain(of: path), let identity = FileIdentity.of(path: path), identity.isRegularFile else {
             return
@@ -381,21 +480,29 @@ final class DomainLogTailer {
         let siblings = rotatedSiblings(of: path, in: names)
         if let saved = store.loaded[path] {
             if saved.device == identity.device && saved.inode == identity.inode {
-                // The same file: history up to the saved offset, then report. Shorter than the offset: truncated
-                // while down (copytruncate), all of it is new.
-                for sibling in siblings { replay(sibling.path, key: path, domain: domain, silentUntil: Int64.max) }
-                open(path, domain: domain, silentUntil: identity.size >= saved.offset ? saved.offset : 0)
+                trackers[path] = resumedTracker(domain, saved)
+                if identity.size >= saved.offset {
+                    open(path, domain: domain, silentUntil: saved.offset, startAt: saved.offset)
+                } else {
+                    // Shorter than the offset: truncated while down (copytruncate), all of it is new.
+                    open(path, domain: domain, silentUntil: 0, startAt: DomainLogTailer.tail(of: identity))
+                }
             } else {
                 // Rotated while down: the saved inode is now a sibling; this file is new.
                 resume(path, domain: domain, saved: saved, siblings: siblings)
-                open(path, domain: domain, silentUntil: 0)
+                open(path, domain: domain, silentUntil: 0, startAt: DomainLogTailer.tail(of: identity))
             }
         } else {
-            for sibling in siblings { replay(sibling.path, key: path, domain: domain, silentUntil: Int64.max) }
-            // Never seen. Written after the previous daemon's last save: a domain that ran while gpumon was down,
-            // report it. Otherwise (first start, or an old file): learn its state, report only what comes next.
+            // Never seen: the newest rotated copy's tail, then this file's, to learn the domain's state. Written after
+            // the previous daemon's last save: a domain that ran while gpumon was down, report it. Otherwise (first
+            // start, or an old file): report only what comes next.
+            if let newest = siblings.last {
+                replay(newest.path, key: path, domain: domain, silentUntil: Int64.max,
+                    startAt: DomainLogTailer.tail(of: newest.identity))
+            }
             let isNew = store.previousSave.map { identity.modified > $0 } ?? false
-            open(path, domain: domain, silentUntil: isNew ? 0 : identity.size)
+            open(path, domain: domain, silentUntil: isNew ? 0 : identity.size,
+                startAt: DomainLogTailer.tail(of: identity))
         }
         if let file = files[path] { consume(file) }
     }

@@ -14,14 +14,18 @@ public import ServiceLifecycle
 /// functions of the latest `starting up` block, the shutdown reason and the vfio/PCI error lines seen since that
 /// start. Domains without host devices are not reported.
 ///
-/// Positions are saved in `stateDirectory/logpos.json` after each batch of releases has been delivered, so:
+/// Positions (and each domain's latest functions) are saved in `stateDirectory/logpos.json` after each batch of
+/// releases has been delivered, otherwise at most every ten seconds and at shutdown. At most
+/// ``DomainLogTailer/maxOpenFiles`` descriptors are open; reading memory is bounded by a fixed window. So:
 /// - a restart resumes every known file where it stopped, and a stop written while the daemon was down is
 ///   reported once, at startup (at-least-once: a crash between delivery and save repeats it; the daemon
 ///   deduplicates releases anyway);
 /// - a file rotated while the daemon was down is found again by inode among `x.log.N` and its tail is read;
-/// - a file never seen before is read from its start to learn the domain's current functions, but its old stops
-///   are not reported — unless it was written after the previous daemon's last save (a VM that started and
-///   stopped while gpumon was down), which is reported.
+/// - a restart resumes at the saved offset without re-reading history (the saved position carries the latest
+///   start's functions);
+/// - a file never seen before is read from a bounded tail (``DomainLogTailer/historyWindow``) to learn the
+///   domain's current functions, but its old stops are not reported — unless it was written after the previous
+///   daemon's last save (a VM that started and stopped while gpumon was down), which is reported.
 ///
 /// Kolla-Ansible: logs are inside the `nova_libvirt` container unless a volume brings them out; a path such as
 /// `/proc/<libvirtd pid>/root/var/log/libvirt/qemu` works (see `docs/vm-lifecycle.md`), until the container
@@ -74,5 +78,7 @@ public struct DomainLogWatcher: Service {
             for release in tailer.handle(batch) { await onRelease(release) }
             if persistPositions { tailer.persist() }
         }
+        // Saves between releases are coalesced (``DomainLogTailer/saveInterval``): the last positions now.
+        if persistPositions { tailer.persist(force: true) }
     }
 }

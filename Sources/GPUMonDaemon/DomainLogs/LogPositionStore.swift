@@ -15,13 +15,24 @@ import Musl
 /// {"version":1,"saved_at":1795565400.5,"files":{"/var/log/libvirt/qemu/instance-0000001a.log":
 ///   {"device":2049,"inode":1311,"offset":4524}}}
 /// ```
-/// `offset` is the byte after the last complete line read. The file is replaced atomically (temporary file,
-/// fsync, rename), so a crash leaves the old or the new contents, never a torn file.
+/// `offset` is the byte after the last complete line read (or the start of an unfinished `starting up` block),
+/// `addresses` the functions of the latest start. The file is replaced atomically (temporary file, fsync,
+/// rename), so a crash leaves the old or the new contents, never a torn file.
 struct LogPositionStore {
     struct Position: Codable, Equatable, Sendable {
         var device: UInt64
         var inode: UInt64
         var offset: Int64
+        /// The functions of the domain's latest `starting up` block, so a restart resumes at `offset` without
+        /// re-reading the file's history to learn them. Absent in files written by older versions.
+        var addresses: [String]?
+        /// The vfio/PCI error lines since that start (at most ``DomainLogTracker/maxErrorLines``).
+        var errorLines: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case device, inode, offset, addresses
+            case errorLines = "error_lines"
+        }
     }
 
     private struct Contents: Codable {
@@ -45,6 +56,8 @@ struct LogPositionStore {
     /// Why the saved positions could not be used, for one warning; `nil` when fine or absent.
     let loadProblem: String?
     private var lastSaved: [String: Position]?
+    /// How many times the file was written (each is an fsync and a rename).
+    private(set) var writes = 0
 
     init(stateDirectory: String) {
         tree = FileTree(root: stateDirectory)
@@ -75,6 +88,7 @@ struct LogPositionStore {
         try tree.writeFileAtomically(bytes: Array(data) + [UInt8(ascii: "\n")], to: LogPositionStore.fileName,
             permissions: [.ownerReadWrite])
         lastSaved = positions
+        writes += 1
     }
 
     /// The wall clock, in seconds since the epoch (compared with file modification times).

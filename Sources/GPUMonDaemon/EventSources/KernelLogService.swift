@@ -31,7 +31,8 @@ public struct KernelLogService: Service {
         }
         // Only what the kernel logs from now on: old boot messages are not about this stop.
         lseek(fd, 0, SEEK_END)
-        let (lines, continuation) = AsyncStream.makeStream(of: String.self)
+        // Bounded: a kernel flooding error lines while the lifecycle is busy keeps the newest 256, not all of them.
+        let (lines, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(256))
         let queue = DispatchQueue(label: "gpumon.kmsg")
         let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         source.setEventHandler {
@@ -56,15 +57,9 @@ public struct KernelLogService: Service {
         source.cancel()
     }
 
+    /// A line of the shared error table (``PCIErrorPattern/all``): AER, DPC, pciehp, power-state and reset
+    /// failures, whatever driver prefixes it (`pcieport`, `vfio-pci`, a host driver).
     static func isInteresting(_ text: Substring) -> Bool {
-        (text.hasPrefix("vfio-pci ") || text.hasPrefix("pci ") || text.hasPrefix("pcieport ") || text.contains("vfio"))
-            && StuckAssessmentPatterns.matches(text)
-    }
-}
-
-/// The stuck check's patterns, shared with the kernel-log filter.
-enum StuckAssessmentPatterns {
-    static func matches(_ text: Substring) -> Bool {
-        StuckAssessment.errorPatterns.contains { text.contains($0) }
+        PCIErrorPattern.first(in: text) != nil
     }
 }
