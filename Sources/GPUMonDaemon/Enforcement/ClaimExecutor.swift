@@ -166,16 +166,42 @@ public struct ClaimExecutor: Sendable {
             try await recorder.write(idText, "\(driverDir)/new_id")
         } catch let error as FSError where error.code == .rejected {
             added = false  // EEXIST: the ID is already in the driver's table
+        } catch {
+            // Failed or timed out: it may still have been added (a timed-out write can complete later). Take it
+            // out and hand back what it captured before giving up.
+            _ = await ClaimExecutor.removeDynamicID(idText, driver: targetDriver, recorder: recorder)
+            _ = await ClaimExecutor.releaseCaptured(candidates, sysfs: sysfs, targetDriver: targetDriver,
+                recorder: recorder)
+            throw error
         }
         if try sysfs.readLinkName("\(PCISysfs.devicePath(address))/driver") != targetDriver {
             // An explicit bind; its result is verified by the caller's read-back.
             try? await recorder.write(address.description, "\(driverDir)/bind")
         }
         if added {
-            try? await recorder.write(idText, "\(driverDir)/remove_id")
+            _ = await ClaimExecutor.removeDynamicID(idText, driver: targetDriver, recorder: recorder)
         }
         return await ClaimExecutor.releaseCaptured(candidates, sysfs: sysfs, targetDriver: targetDriver,
             recorder: recorder)
+    }
+
+    /// Removes a dynamic ID, retrying once after any failure (a dynamic ID left behind captures every matching
+    /// device added later; the kernel's ENODEV means "not in the table", but nothing can be read back to tell it
+    /// from a failed write, so it is tried again). An `ENODEV`/`EINVAL` on the retry means it is gone. Returns
+    /// the error if both tries failed otherwise.
+    static func removeDynamicID(_ idText: String, driver: String, recorder: StepRecorder) async -> (any Error)? {
+        do {
+            try await recorder.write(idText, "bus/pci/drivers/\(driver)/remove_id")
+            return nil
+        } catch {}
+        do {
+            try await recorder.write(idText, "bus/pci/drivers/\(driver)/remove_id")
+            return nil
+        } catch let error as FSError where error.code == .deviceGone || error.code == .rejected {
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// Unselected functions without a driver whose ID is one of `ids`, or cannot be read (it might match):
@@ -201,15 +227,19 @@ public struct ClaimExecutor: Sendable {
     }
 
     /// Hands back `candidates` (unselected, unbound before a dynamic ID was added) that the target driver
-    /// captured: unbind, then `drivers_probe` so their own driver (if any) gets them. Returns the released ones.
+    /// captured: unbind only, so they end as they were (unbound; a `drivers_probe` would hand a console GPU to
+    /// a host driver nobody asked for). Call after `remove_id`. Returns the released ones.
     static func releaseCaptured(_ candidates: [PCIAddress], sysfs: FileTree, targetDriver: String,
         recorder: StepRecorder) async -> [PCIAddress]
     {
         var released: [PCIAddress] = []
-        for other in candidates
-        where ((try? sysfs.readLinkName("\(PCISysfs.devicePath(other))/driver")) ?? nil) == targetDriver {
+        func onTarget(_ address: PCIAddress) -> Bool {
+            ((try? sysfs.readLinkName("\(PCISysfs.devicePath(address))/driver")) ?? nil) == targetDriver
+        }
+        for other in candidates where onTarget(other) {
+            // Read back; one retry (an unbind that failed once leaves a console GPU on vfio-pci otherwise).
             try? await recorder.write(other.description, "bus/pci/drivers/\(targetDriver)/unbind")
-            try? await recorder.write(other.description, "bus/pci/drivers_probe")
+            if onTarget(other) { try? await recorder.write(other.description, "bus/pci/drivers/\(targetDriver)/unbind") }
             released.append(other)
         }
         return released

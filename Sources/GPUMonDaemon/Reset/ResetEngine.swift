@@ -343,13 +343,10 @@ public struct ResetEngine: Sendable {
         }
         var removed: [String] = []
         for text in journal.idsToRemove {
-            do {
-                try await recorder.write(text, "bus/pci/drivers/\(target)/remove_id")
-                removed.append(text)
-            } catch let error as FSError where error.code == .deviceGone || error.code == .rejected {
-                removed.append(text)  // ENODEV/EINVAL: not in the table (never added, or removed already)
-            } catch {
+            if let error = await ClaimExecutor.removeDynamicID(text, driver: target, recorder: recorder) {
                 actions.append("remove_id \(text) failed: \(error)")
+            } else {
+                removed.append(text)
             }
         }
         if !removed.isEmpty { actions.append("removed dynamic IDs " + removed.joined(separator: ", ")) }
