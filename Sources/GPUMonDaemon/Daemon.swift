@@ -106,7 +106,7 @@ public struct Daemon {
         metrics: DaemonMetrics, logger: Logger) -> VMLifecycle
     {
         let stateDirectory = options.stateDirectory ?? config.daemon.stateDir
-        let order = DriverRegistrationOrder(sysfs: options.sysfs, proc: options.proc)
+        let order = DriverRegistrationOrder.system(proc: options.proc)
         let targetModule = String(config.daemon.targetDriver.map { $0 == "-" ? "_" : $0 })
         var environment = ResetEngine.Environment(
             sysfs: options.sysfs, proc: options.proc, writer: SysfsAttributeWriter(sysfs: options.sysfs),
