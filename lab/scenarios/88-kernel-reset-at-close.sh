@@ -23,17 +23,22 @@ for f in __pci_reset_function_locked pci_reset_bus vfio_pci_core_disable; do
 done
 echo 1 >$T/events/kprobes/enable
 echo 1 >$T/tracing_on
-link_get g /sys/bus/pci/devices/$GPU/iommu_group; g=${g##*/}
-python3 - "$g" $GPU $AUDIO <<'PY'
+# each function through its own group (after a remove-rescan they can sit in two groups)
+link_get g1 /sys/bus/pci/devices/$GPU/iommu_group; link_get g2 /sys/bus/pci/devices/$AUDIO/iommu_group
+note "groups: $GPU ${g1##*/}, $AUDIO ${g2##*/}"
+python3 - $GPU "${g1##*/}" $AUDIO "${g2##*/}" <<'PY'
 import fcntl, os, struct, sys
-group, devices = sys.argv[1], sys.argv[2:]
+pairs = list(zip(sys.argv[1::2], sys.argv[2::2]))
 VFIO_SET_IOMMU, VFIO_GROUP_SET_CONTAINER, VFIO_GROUP_GET_DEVICE_FD = 0x3B66, 0x3B68, 0x3B6A
 container = os.open("/dev/vfio/vfio", os.O_RDWR)
-gfd = os.open(f"/dev/vfio/{group}", os.O_RDWR)
-fcntl.ioctl(gfd, VFIO_GROUP_SET_CONTAINER, struct.pack("i", container))
+groups = {}
+for _, g in pairs:
+    if g not in groups:
+        groups[g] = os.open(f"/dev/vfio/{g}", os.O_RDWR)
+        fcntl.ioctl(groups[g], VFIO_GROUP_SET_CONTAINER, struct.pack("i", container))
 fcntl.ioctl(container, VFIO_SET_IOMMU, 3)  # VFIO_TYPE1v2_IOMMU
-fds = [fcntl.ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, d.encode() + b"\0") for d in devices]
-print("opened device fds", fds, "for", devices)
+fds = [fcntl.ioctl(groups[g], VFIO_GROUP_GET_DEVICE_FD, d.encode() + b"\0") for d, g in pairs]
+print("opened device fds", fds, "for", [d for d, _ in pairs])
 PY
 rc=$?
 echo 0 >$T/tracing_on
