@@ -43,4 +43,11 @@ extension PCITopology {
         unknown[address] = nil
         return PCITopology(devices: list, unknown: unknown)
     }
+
+    /// The same topology with one function present but unreadable (see ``unknown``).
+    public func markingUnknown(_ address: PCIAddress, reason: String) -> PCITopology {
+        var unknown = self.unknown
+        unknown[address] = reason
+        return PCITopology(devices: devices.filter { $0.address != address }, unknown: unknown)
+    }
 }

@@ -108,7 +108,10 @@ public actor Enforcer {
             return
         case .add:
             record(event)
-            rescan()
+            // One device read, not a full rescan: a remove+rescan sends an add (and a bind) per function, and a
+            // full sysfs scan per event competed with the reset itself for the CPU (bench remove-rescan).
+            refresh(event.address)
+            selection = SelectionResolver.resolve(config, topology: topology)
             guard selection.isSelected(event.address), !suspended.contains(event.address) else { return }
             logger.info("selected device added", metadata: [LogKey.device: "\(event.address)", LogKey.event: "add"])
             await enforce(limit: [event.address])
@@ -237,9 +240,19 @@ public actor Enforcer {
         selection = SelectionResolver.resolve(config, topology: topology)
     }
 
+    /// Re-reads one function. One that is present but cannot be read stays in the topology as unknown (never
+    /// selected, and its siblings excluded), not dropped.
     private func refresh(_ address: PCIAddress) {
-        let device = try? PCISysfs(sysfs: environment.sysfs).read(address)
-        topology = topology.replacing(address, with: device ?? nil)
+        do {
+            topology = topology.replacing(address, with: try PCISysfs(sysfs: environment.sysfs).read(address))
+        } catch {
+            if environment.sysfs.exists(PCISysfs.devicePath(address)) {
+                logger.warning("unreadable device: \(address): \(error)")
+                topology = topology.markingUnknown(address, reason: "\(error)")
+            } else {
+                topology = topology.replacing(address, with: nil)
+            }
+        }
     }
 
     /// A bind on an unselected address can still concern gpumon when the selection is stale (a device whose add
