@@ -42,6 +42,9 @@ let package = Package(
             dependencies: ["CSystemd"],
             swiftSettings: strict
         ),
+        // libkmod (the module index modprobe uses), imported only by the Kmod wrapper.
+        .systemLibrary(name: "CKmod", pkgConfig: "libkmod", providers: [.apt(["libkmod-dev"])]),
+        .target(name: "Kmod", dependencies: ["CKmod"], swiftSettings: strict),
         // VFIO's hot-reset ioctls (a bus reset of a whole slot), in C because ioctl is variadic.
         .target(name: "CVFIO"),
         .target(name: "VFIO", dependencies: ["CVFIO"], swiftSettings: strict),
@@ -67,6 +70,7 @@ let package = Package(
                 "Udev",
                 "Systemd",
                 "VFIO",
+                "Kmod",
                 "ProcEvents",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,7 +122,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GPUMonDaemonTests",
-            dependencies: ["GPUMonDaemon", "GPUMonCore", "HostFS", "GPUMonTestSupport", "Udev",
+            dependencies: ["GPUMonDaemon", "GPUMonCore", "HostFS", "GPUMonTestSupport", "Udev", "Kmod",
                 .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),

@@ -121,3 +121,11 @@ out:
     if (container >= 0) close(container);
     return result;
 }
+
+int cvfio_hold_group(int group, char *errbuf, size_t errlen) {
+    return open_group(group, errbuf, errlen);
+}
+
+void cvfio_close(int fd) {
+    if (fd >= 0) close(fd);
+}

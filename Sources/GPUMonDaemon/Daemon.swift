@@ -73,8 +73,10 @@ public struct Daemon {
         ])
         let lifecycle = Daemon.makeLifecycle(config: config, options: options, enforcer: enforcer, alerts: alerts,
             metrics: metrics, logger: logger)
-        await enforcer.reconcileAll(reason: "start")
+        // Quarantines and an interrupted reset first: the first reconcile must already leave a quarantined slot
+        // alone, and a half-done remove+rescan is repaired before anything else acts on the slot.
         await lifecycle.start()
+        await enforcer.reconcileAll(reason: "start")
         if let path = config.alerts.textfile, !options.dryRun {
             MetricsTextfile(path: path, metrics: metrics, logger: logger).writeNow()
         }
@@ -107,7 +109,7 @@ public struct Daemon {
         metrics: DaemonMetrics, logger: Logger) -> VMLifecycle
     {
         let stateDirectory = options.stateDirectory ?? config.daemon.stateDir
-        let order = DriverRegistrationOrder(sysfs: options.sysfs, proc: options.proc)
+        let order = DriverRegistrationOrder.system(proc: options.proc)
         let targetModule = String(config.daemon.targetDriver.map { $0 == "-" ? "_" : $0 })
         var environment = ResetEngine.Environment(
             sysfs: options.sysfs, proc: options.proc, writer: SysfsAttributeWriter(sysfs: options.sysfs),
@@ -122,8 +124,14 @@ public struct Daemon {
                 }
             },
             earlierDrivers: { modalias in order.earlierMatchingModules(modalias: modalias, targetModule: targetModule) })
-        if let text = getenv("GPUMON_TEST_PAUSE_BEFORE_RESCAN_MS"), let ms = Int(String(cString: text)), ms > 0 {
-            environment.pauseBeforeRescan = .milliseconds(ms)
+        environment.holdGroup = { group in
+            do throws(VFIOError) {
+                let hold = try VFIOGroupHold(group: group)
+                return .held({ hold.release() })
+            } catch {
+                return error.errno == EBUSY ? .busy("/dev/vfio/\(group) is open in another process (\(error))")
+                    : .unavailable
+            }
         }
         let engine = ResetEngine(environment: environment)
         return VMLifecycle(config: config, enforcer: enforcer, engine: engine,

@@ -13,7 +13,8 @@ public final class FakeKernel: @unchecked Sendable {
     public var registered: Set<String>
     /// Simulates a kernel where `driver_override` is ignored, to exercise the `new_id` fallback.
     public var ignoresOverride = false
-    private var dynamicIDs: [String: Set<PCIID>] = [:]
+    /// Dynamic IDs (`new_id`) per driver: a reset must leave none behind.
+    public private(set) var dynamicIDs: [String: Set<PCIID>] = [:]
     /// Functions whose config space reads all ones until a reset by one of `wedgedUntil[address]` methods.
     public var wedged: [PCIAddress: Set<String>] = [:]
     /// Resets done, in order, as `method address`.
@@ -98,7 +99,7 @@ public final class FakeKernel: @unchecked Sendable {
         case (5, "remove") where parts[0...2] == ["bus", "pci", "devices"]:
             guard let address = PCIAddress(parts[3]) else { throw fail(.invalidArgument) }
             try sys.remove(address)
-            if wedged[address] != nil { try unwedgeOnNextAdd.insert(address) }
+            if wedged[address] != nil { unwedgeOnNextAdd.insert(address) }
         case (_, "rescan") where parts.contains("pci_bus"):
             // devices/…/<bridge>/pci_bus/<bus>/rescan
             let bridge = parts.dropLast(3).last.flatMap(PCIAddress.init)
@@ -113,6 +114,13 @@ public final class FakeKernel: @unchecked Sendable {
     }
 
     private var unwedgeOnNextAdd: Set<PCIAddress> = []
+
+    /// Forgets the recorded writes, binds and resets (after a test's set-up).
+    public func resetLog() {
+        writes = []
+        binds = []
+        resets = []
+    }
 
     /// Makes `address` read all ones in config space until reset by one of `fixedBy`.
     public func wedge(_ address: PCIAddress, fixedBy methods: Set<String>) throws {

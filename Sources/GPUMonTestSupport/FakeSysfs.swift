@@ -188,6 +188,26 @@ public final class FakeSysfs {
         try tree.writeFileAtomically(value, to: "\(dir)/\(name)")
     }
 
+    /// Makes an attribute unreadable (a directory where the file was: reads fail with `EISDIR`), like a device
+    /// whose config reads fail with `EIO`.
+    public func makeUnreadable(_ address: PCIAddress, _ name: String) throws {
+        guard let dir = devicePaths[address] else { return }
+        try tree.removeFile("\(dir)/\(name)")
+        try tree.createDirectory("\(dir)/\(name)")
+    }
+
+    /// Adds the pieces sysfs has for a device on an IOMMUFD-capable kernel: `vfio-dev/vfioN`.
+    public func addVFIODeviceNode(_ address: PCIAddress, _ node: String) throws {
+        guard let dir = devicePaths[address] else { return }
+        try tree.createDirectory("\(dir)/vfio-dev/\(node)")
+    }
+
+    /// Adds a DRM node under the device (`drm/card0`, `drm/renderD128`), as a bound GPU driver creates.
+    public func addDRMNode(_ address: PCIAddress, _ node: String) throws {
+        guard let dir = devicePaths[address] else { return }
+        try tree.createDirectory("\(dir)/drm/\(node)")
+    }
+
     private func up(_ dir: String) -> String {
         String(repeating: "../", count: dir.split(separator: "/").count)
     }

@@ -1,4 +1,4 @@
-public import GPUMonCore
+import GPUMonCore
 
 /// The fixture hosts the unit and CLI tests share, each a ``FakeSysfs`` laid out like a real machine.
 public enum HostFixtures {
@@ -45,16 +45,20 @@ public enum HostFixtures {
 
     /// A host whose console GPU has the same IDs as the passthrough GPU: two RTX 3090 cards, the one at
     /// `0000:01:00.0` is the boot VGA (with its audio at `.1`), the one at `0000:02:00.0` is for VMs.
-    public static func sharedIDsBootVGAHost() throws -> FakeSysfs {
+    /// `bootVGADriver`: `nil` leaves the console card unbound (no host driver loaded for it yet), so a dynamic ID
+    /// for `10de:2204` would capture it.
+    public static func sharedIDsBootVGAHost(bootVGADriver: String? = "nvidia", bootAudioDriver: String? = "snd_hda_intel")
+        throws -> FakeSysfs
+    {
         let sys = try FakeSysfs()
         try sys.add(.init("0000:00:00.0", id: "8086:3e30", class: 0x060000, group: 0))
         try sys.add(.init("0000:00:01.0", id: "8086:1901", class: 0x060400, driver: "pcieport", group: 1,
             bridge: true))
         try sys.add(.init("0000:00:01.1", id: "8086:1905", class: 0x060400, driver: "pcieport", group: 2,
             bridge: true))
-        try sys.add(.init("0000:01:00.0", id: "10de:2204", class: 0x030000, driver: "nvidia", parent: "0000:00:01.0",
-            group: 10, reset: ["bus"], bootVGA: true))
-        try sys.add(.init("0000:01:00.1", id: "10de:1aef", class: 0x040300, driver: "snd_hda_intel",
+        try sys.add(.init("0000:01:00.0", id: "10de:2204", class: 0x030000, driver: bootVGADriver,
+            parent: "0000:00:01.0", group: 10, reset: ["bus"], bootVGA: true))
+        try sys.add(.init("0000:01:00.1", id: "10de:1aef", class: 0x040300, driver: bootAudioDriver,
             parent: "0000:00:01.0", group: 10, reset: ["bus"]))
         try sys.add(.init("0000:02:00.0", id: "10de:2204", class: 0x030000, driver: "nvidia", parent: "0000:00:01.1",
             group: 11, reset: ["bus"], bootVGA: false))

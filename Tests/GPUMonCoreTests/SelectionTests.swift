@@ -90,3 +90,48 @@ import Testing
         #expect(viability.blockers == [try address("0000:06:00.0")])  // the unbound one does not block
     }
 }
+
+/// Issue 10, defect 8: a function whose attributes cannot be read stays present and unknown.
+@Suite struct UnreadableDeviceTests {
+    /// Before: the boot VGA with a garbled `revision` vanished from the topology, so its audio function looked
+    /// like a card of its own and was selected.
+    @Test func anUnreadableBootVGAKeepsItsSiblingsExcluded() throws {
+        let sys = try HostFixtures.sharedIDsBootVGAHost()
+        try sys.setAttribute(try PCIAddress(parsing: "0000:01:00.0"), "revision", "garbage\n")
+        let (topology, problems) = try PCISysfs(sysfs: sys.tree).scan()
+        let console = try PCIAddress(parsing: "0000:01:00.0")
+        #expect(topology[console] == nil)
+        #expect(topology.isUnknown(console))
+        #expect(!problems.isEmpty)
+        let config = try ConfigLoader.parse("[[gpu]]\nids = [\"10de:1aef\"]\n", file: "t.toml")
+        let selection = SelectionResolver.resolve(config, topology: topology)
+        #expect(!selection.isSelected(try PCIAddress(parsing: "0000:01:00.1")))
+        #expect(selection.excluded[try PCIAddress(parsing: "0000:01:00.1")] == .unreadableSibling)
+        #expect(selection.isSelected(try PCIAddress(parsing: "0000:02:00.1")), "the other card is unaffected")
+    }
+
+    /// An unreadable `boot_vga` (EIO, here a directory where the file was) is the same: present, unknown.
+    @Test func anUnreadableBootVGAFlagIsUnknownNotAbsent() throws {
+        let sys = try HostFixtures.sharedIDsBootVGAHost()
+        try sys.makeUnreadable(try PCIAddress(parsing: "0000:01:00.0"), "boot_vga")
+        let (topology, _) = try PCISysfs(sysfs: sys.tree).scan()
+        #expect(topology.isUnknown(try PCIAddress(parsing: "0000:01:00.0")))
+        let config = try ConfigLoader.parse("[[gpu]]\naddresses = [\"0000:01:00.0\", \"0000:01:00.1\"]\n", file: "t.toml")
+        let selection = SelectionResolver.resolve(config, topology: topology)
+        #expect(selection.selected.isEmpty)
+        #expect(selection.excluded[try PCIAddress(parsing: "0000:01:00.0")] == .unreadable)
+        #expect(selection.missing.isEmpty, "present, not missing")
+    }
+
+    /// A slot-wide reset never covers an unreadable function.
+    @Test func slotWideResetsRefuseAnUnreadableSibling() throws {
+        let sys = try HostFixtures.rtxHost()
+        try sys.setAttribute(try PCIAddress(parsing: "0000:01:00.1"), "class", "0xzz\n")
+        let (topology, _) = try PCISysfs(sysfs: sys.tree).scan()
+        let gpu = try #require(topology[try PCIAddress(parsing: "0000:01:00.0")])
+        let plan = ResetPlanner.plan(functions: [gpu], methods: [.bus, .slot, .removeRescan], topology: topology)
+        #expect(plan.steps.isEmpty)
+        #expect(plan.skipped.count == 3)
+        #expect(plan.skipped.allSatisfy { $0.contains("0000:01:00.1") })
+    }
+}

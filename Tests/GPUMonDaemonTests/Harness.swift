@@ -5,11 +5,14 @@ import HostFS
 import Logging
 
 extension FakeKernel: AttributeWriter {}
+extension FaultyKernel: AttributeWriter {}
 
 /// An enforcer wired to a fake kernel, a fake /proc and a capturing logger.
 struct Harness {
     let sys: FakeSysfs
     let kernel: FakeKernel
+    /// The writer the daemon uses: the fake kernel behind a fault injector (no faults unless a test plans some).
+    let faulty: FaultyKernel
     let proc: FakeSysfs  // only its temp tree is used, as /proc
     let enforcer: Enforcer
     let alerts: AlertCenter
@@ -27,13 +30,14 @@ struct Harness {
         self.sys = sys
         kernel = try FakeKernel(sys: sys, hostDrivers: Harness.rtxDrivers, registered: registered)
         kernel.ignoresOverride = ignoresOverride
+        faulty = FaultyKernel(kernel: kernel)
         proc = try FakeSysfs()
         config = try ConfigLoader.parse(text, file: "test.toml")
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let metrics = DaemonMetrics()
         alerts = AlertCenter(logger: logger, metrics: metrics, command: nil, commandTimeout: .seconds(1))
         let environment = Enforcer.Environment(
-            sysfs: sys.tree, proc: proc.tree, writer: kernel, dryRun: dryRun, ueventSource: "kernel",
+            sysfs: sys.tree, proc: proc.tree, writer: faulty, dryRun: dryRun, ueventSource: "kernel",
             loadModule: { _ in false })
         enforcer = Enforcer(config: config, environment: environment, logger: logger, metrics: metrics, alerts: alerts)
     }
@@ -44,8 +48,13 @@ struct Harness {
 
     /// Makes process `pid` hold `/dev/vfio/<group>` open.
     func holdGroup(_ group: Int, pid: Int = 4242) throws {
+        try holdNode("/dev/vfio/\(group)", pid: pid)
+    }
+
+    /// Makes process `pid` hold a device node open (`/dev/vfio/devices/vfio0`, `/dev/dri/card0`…).
+    func holdNode(_ node: String, pid: Int = 4242, fd: Int = 17) throws {
         try proc.tree.createDirectory("\(pid)/fd")
-        try proc.tree.createSymlink("\(pid)/fd/17", target: "/dev/vfio/\(group)")
+        try proc.tree.createSymlink("\(pid)/fd/\(fd)", target: node)
     }
 
     /// A host driver binds the function behind gpumon's back, and the kernel sends the bind event.

@@ -12,22 +12,28 @@ struct LifecycleHarness {
     let stateDirectory: String
 
     init(sys: FakeSysfs, config text: String, earlierDrivers: @escaping @Sendable (String) -> [String] = { _ in [] },
-        stateDirectory: String? = nil, dryRun: Bool = false) throws
+        stateDirectory: String? = nil, dryRun: Bool = false, stepTimeout: Duration = .seconds(5),
+        settleTimeout: Duration = .seconds(2), clock: any DaemonClock = SystemClock(),
+        ignoresOverride: Bool = false) throws
     {
-        base = try Harness(sys: sys, config: text, dryRun: dryRun)
+        base = try Harness(sys: sys, config: text, dryRun: dryRun, ignoresOverride: ignoresOverride)
         let state = stateDirectory ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("gpumon-state-\(UUID().uuidString)").path
         self.stateDirectory = state
-        let kernel = base.kernel
+        let faulty = base.faulty
         let engine = ResetEngine(environment: .init(
-            sysfs: sys.tree, proc: base.proc.tree, writer: kernel, targetDriver: "vfio-pci", stateDirectory: state,
-            dryRun: dryRun, stepTimeout: .seconds(5), settleTimeout: .seconds(2),
-            hotReset: { group, device, _ in kernel.hotReset(group: group, device: device) },
+            sysfs: sys.tree, proc: base.proc.tree, writer: base.faulty, targetDriver: "vfio-pci", stateDirectory: state,
+            dryRun: dryRun, stepTimeout: stepTimeout, settleTimeout: settleTimeout,
+            hotReset: { group, device, _ in faulty.hotReset(group: group, device: device) },
             earlierDrivers: earlierDrivers))
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         lifecycle = VMLifecycle(config: base.config, enforcer: base.enforcer, engine: engine,
             store: ResetBudgetStore(stateDirectory: state), alerts: base.alerts, metrics: DaemonMetrics(),
-            logger: logger, dryRun: dryRun)
+            logger: logger, dryRun: dryRun, clock: clock)
+    }
+
+    func reset(_ address: String, method: ResetMethod? = nil) async throws -> ControlResponse {
+        await lifecycle.operatorReset([try PCIAddress(parsing: address)], method: method, dryRun: false)
     }
 
     func stop(_ addresses: [String], source: ReleaseSignal.Source = .log) async throws {

@@ -9,10 +9,11 @@
 #    is rebound), rmmod + modprobe snd_hda_intel: vfio-pci is now the oldest. A
 #    remove-rescan reset then ends on vfio-pci, and every bind uevent for the slot
 #    names vfio-pci (no host-driver bind, not even for a moment).
-# 3. kill -9 between the remove and the rescan (the daemon runs with the test hook
-#    GPUMON_TEST_PAUSE_BEFORE_RESCAN_MS=3000; the scenario kills once the audio function,
-#    removed first, is gone): the journal is left, the functions are missing;
-#    the restarted daemon rescans the bridge (reset-repaired) and both end on vfio-pci.
+# 3. kill -9 between the remove and the rescan: strace delays the daemon's open of the
+#    bus's rescan file by 5 s (strace -P PATH -e inject=openat:delay_enter=5s), so once
+#    both functions are gone the daemon is parked there; no test hook in gpumon. The
+#    journal is left, the functions are missing; the restarted daemon rescans the bridge
+#    (reset-repaired) and both end on vfio-pci.
 # Last in the group: it changes the module registration order.
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 lab_need_gpumon
@@ -56,31 +57,24 @@ check_cmd "no journal left" test ! -e "$GD_STATE/reset-journal.json"
 gd_untouched
 
 # --- kill -9 between remove and rescan --------------------------------------------------
-landed=0
-for attempt in 1 2 3; do
-  # A documented test hook holds the reset 3 s between remove and rescan, so the kill lands there every time.
-  gd_stop
-  export GPUMON_TEST_PAUSE_BEFORE_RESCAN_MS=3000
-  gd_start || fatal "daemon runs"
-  unset GPUMON_TEST_PAUSE_BEFORE_RESCAN_MS
-  sleep 1.1
-  "$GPUMON_BIN" clear $GPU $AUDIO >/dev/null
-  lab_uevents_start "$LAB_TMP/uevents-kill"
-  "$GPUMON_BIN" reset $GPU --method remove-rescan >"$LAB_TMP/reset-killed.out" 2>&1 &
-  rpid=$!
-  k=0
-  # gpumon removes 01:00.1 first, then 01:00.0, then rescans: kill as soon as the first is gone
-  while [ -e /sys/bus/pci/devices/$AUDIO ] && [ $k -lt 3000000 ]; do k=$((k + 1)); done
-  kill -KILL $GD_PID
-  wait $rpid 2>/dev/null
-  sleep 0.3
-  if [ ! -e /sys/bus/pci/devices/$GPU ] || [ ! -e /sys/bus/pci/devices/$AUDIO ]; then landed=1; break; fi
-  note "attempt $attempt: the kill came after the rescan (journal: $(test -e $GD_STATE/reset-journal.json && echo left || echo gone)); again"
-  lab_uevents_stop
-  gd_start || fatal "daemon restarts"
-  check_cmd "after attempt $attempt: both on vfio-pci" wait_until 20 gd_both_vfio
-done
-check_eq "kill -9 landed between the remove and the rescan (attempts: $attempt)" "$landed" 1
+# Deterministic by real means: strace holds the daemon 5 s on entering the open(2) of the bus's rescan file
+# (-P: only that path; the injection applies to no other call), so once both functions are gone the daemon
+# is parked between the remove and the rescan, and the kill lands there every time.
+bus_rescan=$(readlink -f /sys/bus/pci/devices/$GPU_BRIDGE)/pci_bus/$(ls $(readlink -f /sys/bus/pci/devices/$GPU_BRIDGE)/pci_bus | head -1)/rescan
+note "bus rescan file: $bus_rescan"
+"$GPUMON_BIN" clear $GPU $AUDIO >/dev/null
+strace -qq -f -o /dev/null -p "$GD_PID" -P "$bus_rescan" -e trace=openat -e inject=openat:delay_enter=5s &
+spid=$!
+# strace is attached once the tracee's status names a tracer
+wait_until 10 eval 'grep -q "^TracerPid:[[:space:]]*[1-9]" /proc/$GD_PID/status' || fatal "strace attached"
+lab_uevents_start "$LAB_TMP/uevents-kill"
+"$GPUMON_BIN" reset $GPU --method remove-rescan >"$LAB_TMP/reset-killed.out" 2>&1 &
+rpid=$!
+check_cmd "both functions removed (the daemon is held at the rescan)" wait_until 10 eval '! pci_exists $GPU && ! pci_exists $AUDIO'
+kill -KILL $GD_PID
+wait $rpid 2>/dev/null
+wait $spid 2>/dev/null
+check_cmd "still missing after the kill (no rescan happened)" eval '! pci_exists $GPU && ! pci_exists $AUDIO'
 check_cmd "the reset journal is left behind" test -e "$GD_STATE/reset-journal.json"
 note "journal: $(cat $GD_STATE/reset-journal.json 2>/dev/null)"
 note "missing after the kill: GPU $(pci_exists $GPU && echo present || echo missing), audio $(pci_exists $AUDIO && echo present || echo missing)"

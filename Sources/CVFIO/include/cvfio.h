@@ -16,4 +16,12 @@ int cvfio_hot_reset(int group, const char *device, const int *allowed, int nallo
 /* Whether the group is viable (every device in it bound to a VFIO driver or unbound): 1, 0, or -errno. */
 int cvfio_group_viable(int group, char *errbuf, size_t errlen);
 
+/*
+ * Opens /dev/vfio/<group> and returns the descriptor (>= 0), or -errno with a description in errbuf. While it is
+ * open no other process can open the group (the kernel allows one opener: EBUSY), so no VMM can start using the
+ * device during a reset. cvfio_close releases it.
+ */
+int cvfio_hold_group(int group, char *errbuf, size_t errlen);
+void cvfio_close(int fd);
+
 #endif

@@ -60,6 +60,7 @@ struct CheckConfig: AsyncParsableCommand {
                 switch selection.excluded[device.address] {
                 case .bootVGA?: reason = "excluded: boot VGA, the host console (allow_boot_vga = false)"
                 case .bootVGASlot?: reason = "excluded: a function of the boot VGA's card (allow_boot_vga = false)"
+                case .unreadableSibling?: reason = "excluded: another function of its card cannot be read (might be the boot VGA)"
                 default: reason = "excluded: bridges are never selected"
                 }
                 table.rows.append(["", device.address.description, device.id.description, device.driver ?? "-",

@@ -35,8 +35,9 @@ struct Clear: AsyncParsableCommand {
         } catch let error as ControlClient.Failure {
             guard case .notRunning = error else { throw CLIError(message: "\(error)", status: .runtime) }
             let store = ResetBudgetStore(stateDirectory: config.daemon.stateDir)
-            var (budget, problem) = store.load()
-            if let problem { printError("gpumon: \(problem)") }
+            let loaded = store.load(now: WallClock.now())
+            var budget = loaded.budget
+            if let problem = loaded.problem { printError("gpumon: \(problem)") }
             for address in parsed {
                 print(budget.clear(address) ? "\(address): quarantine and reset history cleared"
                     : "\(address): nothing to clear")

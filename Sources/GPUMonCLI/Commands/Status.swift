@@ -38,7 +38,8 @@ struct Status: AsyncParsableCommand {
                 config: config, topology: topology, problems: problems, selection: selection,
                 names: global.pciNames(), includeUnselected: all)
             // Quarantines outlive the daemon: show them from its state file.
-            let (budget, _) = ResetBudgetStore(stateDirectory: config.daemon.stateDir).load()
+            let budget = ResetBudgetStore(stateDirectory: config.daemon.stateDir).load(now: WallClock.now(),
+                repair: false).budget
             for index in report.devices.indices {
                 if let quarantine = budget.quarantined[report.devices[index].address.description] {
                     report.devices[index].state = .quarantined

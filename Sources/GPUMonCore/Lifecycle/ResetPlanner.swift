@@ -17,6 +17,17 @@ public enum ResetPlanner {
         let sorted = functions.sorted { $0.address < $1.address }
         guard let primary = sorted.first else { return plan }
         let slotMembers = topology.devices.filter { $0.address.slot == primary.address.slot }
+        // A slot-wide method (bus reset of the slot, remove + rescan) acts on every function behind the bridge.
+        // gpumon never touches a function the config does not select, nor one it cannot read: such a method is
+        // refused with the functions that stand in the way (`companions = false` leaves the audio function out).
+        let selectedSet = Set(sorted.map(\.address))
+        let outsiders = (slotMembers.map(\.address).filter { !selectedSet.contains($0) }
+            + topology.unknownSiblings(of: primary.address)).sorted()
+        func refusal(_ name: String) -> String? {
+            guard !outsiders.isEmpty else { return nil }
+            return "\(name): would also act on " + outsiders.map(\.description).joined(separator: ", ")
+                + ", which the config does not select (or which cannot be read)"
+        }
         for method in only.map({ [$0] }) ?? methods {
             switch method {
             case .flr, .pm, .deviceSpecific, .acpi:
@@ -39,7 +50,9 @@ public enum ResetPlanner {
                     plan.steps.append(.kernel(method: name, address: device.address))
                 }
             case .bus:
-                if slotMembers.count > 1 {
+                if let why = refusal("bus") {
+                    plan.skipped.append(why)
+                } else if slotMembers.count > 1 {
                     plan.skipped.append("bus: the kernel refuses a bus reset of one function while the slot has "
                         + "\(slotMembers.count) functions (use slot)")
                 } else if primary.resetMethods?.contains("bus") != true {
@@ -48,6 +61,10 @@ public enum ResetPlanner {
                     plan.steps.append(.kernel(method: "bus", address: primary.address))
                 }
             case .slot:
+                if let why = refusal("slot") {
+                    plan.skipped.append(why)
+                    continue
+                }
                 let groups = Set(slotMembers.compactMap(\.iommuGroup)).sorted()
                 guard slotMembers.allSatisfy({ $0.iommuGroup != nil }), !groups.isEmpty else {
                     plan.skipped.append("slot: a function of the slot has no IOMMU group")
@@ -59,6 +76,10 @@ public enum ResetPlanner {
                 }
                 plan.steps.append(.slot(functions: slotMembers.map(\.address), groups: groups))
             case .removeRescan:
+                if let why = refusal("remove-rescan") {
+                    plan.skipped.append(why)
+                    continue
+                }
                 guard let bridge = primary.parentBridge else {
                     plan.skipped.append("remove-rescan: \(primary.address) is on the root bus; refusing to rescan it")
                     continue

@@ -26,6 +26,10 @@ public struct Selection: Sendable, Equatable {
         case bootVGASlot = "boot-vga-slot"
         /// Bridges and host bridges are never passed through.
         case bridge
+        /// Present in sysfs but its attributes cannot be read: nothing is known about it, so it is not acted on.
+        case unreadable
+        /// Another function of its slot cannot be read: it might be the boot VGA (`allow_boot_vga = false`).
+        case unreadableSibling = "unreadable-sibling"
     }
 
     /// Selected functions present on the host.

@@ -18,6 +18,11 @@ public enum SelectionResolver {
                     selection.excluded[device.address] = .bootVGASlot
                     return false
                 }
+                // Fail closed: an unreadable sibling may be the boot VGA whose `boot_vga` could not be read.
+                if !topology.unknownSiblings(of: device.address).isEmpty {
+                    selection.excluded[device.address] = .unreadableSibling
+                    return false
+                }
             }
             if selection.selected[device.address] == nil { selection.selected[device.address] = reason }
             return true
@@ -26,6 +31,10 @@ public enum SelectionResolver {
         var primaries: [(PCIAddress, Int)] = []
         for (rule, gpu) in config.gpus.enumerated() {
             for address in gpu.addresses {
+                if topology.isUnknown(address) {
+                    selection.excluded[address] = .unreadable
+                    continue
+                }
                 guard let device = topology[address] else {
                     selection.missing[address] = selection.missing[address] ?? rule
                     continue

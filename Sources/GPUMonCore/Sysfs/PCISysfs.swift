@@ -25,6 +25,7 @@ public struct PCISysfs: Sendable {
         }
         guard let names = listed else { throw .noPCIBus(path: sysfs.path(Self.devicesDirectory)) }
         var devices: [PCIDevice] = []
+        var unknown: [PCIAddress: String] = [:]
         var problems: [SysfsProblem] = []
         for name in names {
             guard let address = PCIAddress(name) else {
@@ -32,15 +33,23 @@ public struct PCISysfs: Sendable {
                     message: "entry is not a PCI address"))
                 continue
             }
+            // A function that cannot be read stays in the topology as present-and-unknown: dropping it made its
+            // siblings look like a card of their own (a boot VGA with a garbled `revision` vanished and its
+            // audio function was selected).
             do {
                 if let device = try read(address) { devices.append(device) }
             } catch let error as SysfsFormatError {
                 problems.append(SysfsProblem(path: error.path, message: error.reason))
+                if sysfs.exists(Self.devicePath(address)) { unknown[address] = "\(error.path): \(error.reason)" }
+            } catch let error as FSError where error.code == .notFound || error.code == .deviceGone {
+                // Removed while being read: gone, not unknown.
+                problems.append(SysfsProblem(path: error.path, message: "\(error)"))
             } catch {
                 problems.append(SysfsProblem(path: sysfs.path(Self.devicePath(address)), message: "\(error)"))
+                if sysfs.exists(Self.devicePath(address)) { unknown[address] = "\(error)" }
             }
         }
-        return (PCITopology(devices: devices), problems)
+        return (PCITopology(devices: devices, unknown: unknown), problems)
     }
 
     /// Reads one function; `nil` when it is not present.

@@ -52,6 +52,8 @@ public actor Enforcer {
     private var backoffTimer: Task<Void, Never>?
     /// Functions being reset: their transient states (removed, unbound) are the reset's, not a host driver's.
     private var suspended: Set<PCIAddress> = []
+    /// Functions a claim is working on right now (its writes run off the actor).
+    private var claiming: Set<PCIAddress> = []
     /// States the VM-lifecycle side reports (`resetting`, `stuck`, `quarantined`) with why.
     private var lifecycleStates: [PCIAddress: (DeviceState, String)] = [:]
 
@@ -106,7 +108,10 @@ public actor Enforcer {
             return
         case .add:
             record(event)
-            rescan()
+            // One device read, not a full rescan: a remove+rescan sends an add (and a bind) per function, and a
+            // full sysfs scan per event competed with the reset itself for the CPU (bench remove-rescan).
+            refresh(event.address)
+            selection = SelectionResolver.resolve(config, topology: topology)
             guard selection.isSelected(event.address), !suspended.contains(event.address) else { return }
             logger.info("selected device added", metadata: [LogKey.device: "\(event.address)", LogKey.event: "add"])
             await enforce(limit: [event.address])
@@ -171,7 +176,7 @@ public actor Enforcer {
     }
 
     /// IOMMU groups some process holds open right now.
-    public func heldGroups() -> Set<Int> { Set(VFIOHolderScanner(proc: environment.proc).holders().keys) }
+    public func heldGroups() -> Set<Int> { Set(VFIOHolderScanner(proc: environment.proc, sysfs: environment.sysfs).holders().keys) }
 
     /// A fresh read of the topology with the current config and selection, for the VM-lifecycle side.
     public func view() -> (config: Config, topology: PCITopology, selection: Selection) {
@@ -190,7 +195,7 @@ public actor Enforcer {
             names: PCIIDDatabase(tree: FileTree(root: "/")), includeUnselected: true)
         report.source = "daemon"
         let now = ContinuousClock.now
-        let holders = VFIOHolderScanner(proc: environment.proc).holders()
+        let holders = VFIOHolderScanner(proc: environment.proc, sysfs: environment.sysfs).holders()
         let backedOff = flaps.backedOff(at: now)
         for index in report.devices.indices where report.devices[index].selected {
             let device = report.devices[index]
@@ -235,9 +240,19 @@ public actor Enforcer {
         selection = SelectionResolver.resolve(config, topology: topology)
     }
 
+    /// Re-reads one function. One that is present but cannot be read stays in the topology as unknown (never
+    /// selected, and its siblings excluded), not dropped.
     private func refresh(_ address: PCIAddress) {
-        let device = try? PCISysfs(sysfs: environment.sysfs).read(address)
-        topology = topology.replacing(address, with: device ?? nil)
+        do {
+            topology = topology.replacing(address, with: try PCISysfs(sysfs: environment.sysfs).read(address))
+        } catch {
+            if environment.sysfs.exists(PCISysfs.devicePath(address)) {
+                logger.warning("unreadable device: \(address): \(error)")
+                topology = topology.markingUnknown(address, reason: "\(error)")
+            } else {
+                topology = topology.replacing(address, with: nil)
+            }
+        }
     }
 
     /// A bind on an unselected address can still concern gpumon when the selection is stale (a device whose add
@@ -270,7 +285,7 @@ public actor Enforcer {
             observations: observations, limit: limit)
         if !plan.actionable.isEmpty {
             // Only now pay for the /proc scan: the common case (all ok) never reads /proc.
-            observations.inUseGroups = Set(VFIOHolderScanner(proc: environment.proc).holders().keys)
+            observations.inUseGroups = Set(VFIOHolderScanner(proc: environment.proc, sysfs: environment.sysfs).holders().keys)
             plan = Reconciler.plan(config: config, topology: topology, selection: selection,
                 observations: observations, limit: limit)
         }
@@ -286,8 +301,11 @@ public actor Enforcer {
             }
         }
         let executor = ClaimExecutor(sysfs: environment.sysfs, writer: environment.writer, targetDriver: target,
-            dryRun: environment.dryRun)
-        for item in plan.items where !suspended.contains(item.address) {
+            dryRun: environment.dryRun, holders: VFIOHolderScanner(proc: environment.proc, sysfs: environment.sysfs),
+            writeTimeout: config.reset.stepTimeout)
+        for item in plan.items where !suspended.contains(item.address) && !claiming.contains(item.address) {
+            // Quarantined means left alone: no driver_override, no unbind, not even at start (docs/resets.md).
+            if case .quarantined? = lifecycleStates[item.address]?.0 { continue }
             switch item.decision {
             case .keep, .leaveFlapping:
                 continue
@@ -299,9 +317,16 @@ public actor Enforcer {
                         time: WallClock.now()))
                 }
             case .setOverride:
-                report(executor.setOverride(item.address, id: item.id), id: item.id)
+                // The writes run off the actor (they can block in a driver); events for this function meanwhile
+                // see it in `claiming` and leave it to this claim.
+                claiming.insert(item.address)
+                let outcome = await executor.setOverride(item.address, id: item.id)
+                claiming.remove(item.address)
+                report(outcome, id: item.id)
             case .claim:
-                let outcome = executor.claim(item.address, id: item.id) { [selection] in selection.isSelected($0) }
+                claiming.insert(item.address)
+                let outcome = await executor.claim(item.address, id: item.id) { [selection] in selection.isSelected($0) }
+                claiming.remove(item.address)
                 report(outcome, id: item.id)
                 refresh(item.address)
             }

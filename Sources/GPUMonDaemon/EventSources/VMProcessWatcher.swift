@@ -63,6 +63,14 @@ public struct VMProcessWatcher: Service {
                             for (pid, groups, name) in await tracker.groupOpened(number) {
                                 await watcher.released(pid: pid, name: name, groups: groups)
                             }
+                        } else if event.name == "devices" && event.has(InotifyMask.create) {
+                            try? watcher.watchVFIODirectory(inotify)
+                        } else if event.name.hasPrefix("vfio"), Int(event.name.dropFirst(4)) != nil,
+                            event.has(InotifyMask.open)
+                        {
+                            // An IOMMUFD device node (/dev/vfio/devices/vfioN) opened: the scanner maps its
+                            // holders to the device's group (issue 10, defect 11).
+                            await tracker.rescan()
                         }
                     }
                 }
@@ -90,6 +98,10 @@ public struct VMProcessWatcher: Service {
     func watchVFIODirectory(_ inotify: Inotify) throws {
         if dev.isDirectory("vfio") {
             _ = try inotify.addWatch(dev.path("vfio"), mask: InotifyMask.open | InotifyMask.create)
+            // IOMMUFD's per-device nodes (kernels with VFIO_DEVICE_CDEV; absent on Debian 12's 6.1).
+            if dev.isDirectory("vfio/devices") {
+                _ = try? inotify.addWatch(dev.path("vfio/devices"), mask: InotifyMask.open)
+            }
         } else {
             _ = try inotify.addWatch(dev.root, mask: InotifyMask.create | InotifyMask.onlyDirectory)
         }

@@ -17,7 +17,12 @@ public actor VMLifecycle {
     private let metrics: DaemonMetrics
     private let logger: Logger
     let dryRun: Bool
+    /// Monotonic for the dedupe window, wall for the persisted budget (issue 10, defect 10).
+    private let clock: any DaemonClock
+    /// Monotonic seconds of the last stop handled per slot.
     private var lastRelease: [PCISlot: Double] = [:]
+    /// Set when `resets.json` was damaged at start: alerted once in ``start()``.
+    private var loadProblem: String?
     var busy: Set<PCISlot> = []
     /// Bridges a reset is working below: one reset at a time per bridge (a bus reset or a rescan there affects
     /// every slot behind it).
@@ -26,7 +31,7 @@ public actor VMLifecycle {
     private var kernelLines: [String] = []
 
     public init(config: Config, enforcer: Enforcer, engine: ResetEngine, store: ResetBudgetStore, alerts: AlertCenter,
-        metrics: DaemonMetrics, logger: Logger, dryRun: Bool) {
+        metrics: DaemonMetrics, logger: Logger, dryRun: Bool, clock: any DaemonClock = SystemClock()) {
         self.config = config
         self.enforcer = enforcer
         self.engine = engine
@@ -35,22 +40,50 @@ public actor VMLifecycle {
         self.metrics = metrics
         self.logger = logger
         self.dryRun = dryRun
-        let (loaded, problem) = store.load()
-        self.budget = loaded
-        if let problem { logger.warning("\(problem)") }
+        self.clock = clock
+        let loaded = store.load(now: clock.wall())
+        self.budget = loaded.budget
+        self.loadProblem = loaded.problem
+        if let problem = loaded.problem { logger.error("\(problem)") }
     }
 
     public func reload(_ newConfig: Config) { config = newConfig }
 
-    /// Marks quarantined functions in `status` and repairs a reset the previous daemon was killed in.
+    /// Marks quarantined slots (every function) in `status`, so the enforcer leaves them alone from its first
+    /// reconcile on; repairs a reset the previous daemon was killed in; alerts a damaged reset history. Runs
+    /// before the enforcer's first reconcile.
     public func start() async {
-        if let repaired = await engine.repairInterruptedReset() {
-            alerts.raise(Alert(kind: .resetRepaired, message: repaired, time: WallClock.now()))
+        let selection = await enforcer.view().selection
+        if let problem = loadProblem {
+            alerts.raise(Alert(kind: .quarantined, message: problem, time: WallClock.now()))
+            loadProblem = nil
+        }
+        if let repaired = await engine.repairInterruptedReset(isSelected: { selection.isSelected($0) }) {
+            alerts.raise(Alert(kind: .resetRepaired, message: repaired.summary, time: WallClock.now()))
+            let problems = await engine.verify(repaired.functions.filter { selection.isSelected($0) })
+            if let primary = repaired.functions.sorted().first, !problems.isEmpty {
+                quarantineAfterFailure(primary, functions: repaired.functions,
+                    reason: "left unhealthy by an interrupted reset: " + problems.joined(separator: "; "))
+            }
         }
         for (key, quarantine) in budget.quarantined {
             guard let address = PCIAddress(key) else { continue }
-            await enforcer.setLifecycleState(address, .quarantined, note: quarantine.reason)
+            let slotFunctions = Set([address] + selection.selectedAddresses.filter { $0.slot == address.slot })
+            for function in slotFunctions.sorted() {
+                await enforcer.setLifecycleState(function, .quarantined, note: quarantine.reason)
+            }
         }
+    }
+
+    /// Quarantines a slot a reset left gone or unhealthy: nothing keeps acting on it until `gpumon clear`.
+    private func quarantineAfterFailure(_ primary: PCIAddress, functions: [PCIAddress], reason: String) {
+        if !dryRun {
+            budget.quarantine(primary, at: clock.wall(), reason: reason)
+            _ = persist()
+        }
+        alerts.raise(Alert(kind: .quarantined, address: primary,
+            message: "\(primary) quarantined: \(reason); left alone until `gpumon clear \(primary)`",
+            time: WallClock.now()))
     }
 
     /// Remembers a kernel log line (vfio/PCI messages) for the next stuck check.
@@ -68,7 +101,7 @@ public actor VMLifecycle {
             logger.debug("release signal for unselected functions", metadata: ["source": "\(signal.source.rawValue)"])
             return
         }
-        let now = WallClock.now()
+        let now = clock.monotonic()
         for slot in Set(selected.map(\.slot)).sorted(by: { $0.description < $1.description }) {
             let functions = selection.selectedAddresses.filter { $0.slot == slot }
             if busy.contains(slot) || (lastRelease[slot].map { now - $0 < config.reset.dedupeWindow.seconds } ?? false) {
@@ -84,7 +117,7 @@ public actor VMLifecycle {
             busy.remove(slot)
             // The window runs from the end of the handling too: the other sources' signals for this stop may
             // have queued behind a long reset.
-            lastRelease[slot] = WallClock.now()
+            lastRelease[slot] = clock.monotonic()
         }
     }
 
@@ -138,7 +171,11 @@ public actor VMLifecycle {
         method: ResetMethod?, why: String, operator: Bool) async -> ResetEngine.Report?
     {
         guard let primary = functions.sorted().first else { return nil }
-        let now = WallClock.now()
+        let now = clock.wall()
+        if budget.normalize(now: now) {
+            logger.warning("the wall clock stepped backwards: reset history entries in the future moved to now")
+            _ = persist()
+        }
         switch budget.verdict(for: primary, now: now, maxResets: config.reset.maxResets, window: config.reset.window,
             minInterval: config.reset.minInterval)
         {
@@ -157,7 +194,7 @@ public actor VMLifecycle {
             let reason = "\(config.reset.maxResets) resets within \(ConfigDuration.format(config.reset.window))"
             if !dryRun {
                 budget.quarantine(primary, at: now, reason: reason)
-                persist()
+                _ = persist()
             }
             alerts.raise(Alert(kind: .quarantined, address: primary, id: topology[primary]?.id,
                 message: "\(primary) quarantined: \(reason); left alone until `gpumon clear \(primary)`",
@@ -175,7 +212,12 @@ public actor VMLifecycle {
         ])
         if !dryRun {
             budget.record(primary, at: now, window: config.reset.window)
-            persist()
+            // Fail closed: an attempt that cannot be recorded is not made (a crash loop would reset forever).
+            if !persist() {
+                alerts.raise(Alert(kind: .resetFailed, address: primary, id: topology[primary]?.id,
+                    message: "not resetting \(primary): the reset history cannot be saved", time: WallClock.now()))
+                return nil
+            }
         }
         let bridge = topology[primary]?.parentBridge
         if let bridge {
@@ -201,8 +243,22 @@ public actor VMLifecycle {
                 metrics.reset(primary, method: step.step.method, succeeded: step.succeeded, seconds: step.seconds)
             }
         }
+        for released in report.released {
+            alerts.raise(Alert(kind: .capturedUnselected, address: released,
+                message: "a dynamic ID during the reset of \(primary) captured unselected \(released); released it",
+                time: WallClock.now()))
+        }
         if report.succeeded || dryRun {
             for function in functions { await enforcer.setLifecycleState(function, nil) }
+        } else if let held = report.inUse {
+            alerts.raise(Alert(kind: .inUse, address: primary, id: topology[primary]?.id,
+                message: "reset of \(primary) stopped: \(held)", time: WallClock.now()))
+            for function in functions { await enforcer.setLifecycleState(function, nil) }
+        } else if !report.problemsAfter.isEmpty {
+            // Every failure ends with the slot healthy or quarantined: this one is not healthy.
+            let reason = "reset failed and left the slot unhealthy: " + report.problemsAfter.joined(separator: "; ")
+            quarantineAfterFailure(primary, functions: functions, reason: reason)
+            for function in functions { await enforcer.setLifecycleState(function, .quarantined, note: reason) }
         } else {
             let detail = report.steps.map { "\($0.step.method): \($0.detail)" } + report.skipped
             alerts.raise(Alert(kind: .resetFailed, address: primary, id: topology[primary]?.id,
@@ -225,15 +281,18 @@ public actor VMLifecycle {
             await enforcer.setLifecycleState(function, nil)
         }
         for (slot, _) in lastRelease where slots.contains(slot) { lastRelease[slot] = nil }
-        if !clearedSlots.isEmpty { persist() }
+        if !clearedSlots.isEmpty { _ = persist() }
         return addresses.filter { clearedSlots.contains($0.slot) }
     }
 
-    private func persist() {
+    @discardableResult
+    private func persist() -> Bool {
         do {
             try store.save(budget)
+            return true
         } catch {
             logger.error("cannot save the reset history: \(error)")
+            return false
         }
     }
 
