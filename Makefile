@@ -33,9 +33,10 @@ build:
 # Only the product (not the test-support library). The Swift runtime and Foundation are linked in: the binary
 # runs where no Swift runtime is installed (inside Kolla's nova_libvirt container, for the hook), and the
 # daemon's resident memory is ~20 MiB instead of ~26.
-# -z now: full RELRO (the GOT read-only after start), as Debian's hardening flags ask.
+# -z now: full RELRO (the GOT read-only after start), as Debian's hardening flags ask; no RUNPATH $ORIGIN (the
+# binary loads no library from beside itself).
 release:
-	$(SWIFT) build -c release --static-swift-stdlib --product gpumon -Xlinker -z -Xlinker now
+	$(SWIFT) build -c release --static-swift-stdlib --disable-local-rpath --product gpumon -Xlinker -z -Xlinker now
 
 # Builds release, then shows every PCI device of this host and what the config selects.
 # Exit 1 from status only means a selected device is not on vfio-pci yet: report it, don't fail.
