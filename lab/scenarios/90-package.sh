@@ -177,8 +177,9 @@ pid2=$(sc_pid)
 check_ne "a new daemon runs" "$pid2" "$pid1"
 check_cmd "the new daemon runs" kill -0 "$pid2"
 check_cmd "the old daemon is gone" eval "! kill -0 $pid1 2>/dev/null"
+check_cmd "the new daemon sees the VM's hold" wait_until 15 eval 'gpumon_json status --json; [ "$(jdev $GPU state)" = in-use ]'
 gpumon_json status --json
-check_eq "after the upgrade: still in use by the VM" "$(jdev $GPU state)" in-use
+check_contains "status names the VM's pid" "$(jdev $GPU note)" "$GD_VM_PID"
 lab_uevents_stop
 gd_events ev "$LAB_TMP/uevents" unbind; check_eq "no unbind uevent for the slot during the upgrade" "$ev" 0
 gd_events ev "$LAB_TMP/uevents" bind; check_eq "no bind uevent for the slot during the upgrade" "$ev" 0
