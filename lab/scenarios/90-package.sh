@@ -118,9 +118,9 @@ check_eq "gpumon --version runs" "$(/usr/bin/gpumon --version)" "$("$GPUMON_BIN"
 check_cmd "the binary is stripped (no .symtab)" eval "! readelf -S /usr/bin/gpumon | grep -q '\.symtab'"
 check_eq "unit: ExecStart with the installed path" "$(sed -n 's/^ExecStart=//p' /lib/systemd/system/gpumon.service)" \
   "/usr/bin/gpumon daemon --config /etc/gpumon/gpumon.toml"
-check_contains "udev rule: installed path" "$(cat /lib/udev/rules.d/60-gpumon.rules)" 'IMPORT{program}="/usr/bin/gpumon udev-match %k"'
+check_cmd "udev rule: installed path" grep -qF 'IMPORT{program}="/usr/bin/gpumon udev-match %k"' /lib/udev/rules.d/60-gpumon.rules
 check_eq "libvirt hook: qemu.d/50-gpumon -> the packaged script" "$(readlink /etc/libvirt/hooks/qemu.d/50-gpumon)" /usr/libexec/gpumon/qemu-hook
-check_contains "hook script: installed path" "$(cat /usr/libexec/gpumon/qemu-hook)" 'bin=${GPUMON_BIN:-/usr/bin/gpumon}'
+check_cmd "hook script: installed path" grep -qF 'bin=${GPUMON_BIN:-/usr/bin/gpumon}' /usr/libexec/gpumon/qemu-hook
 check_cmd "hook script is executable" test -x /etc/libvirt/hooks/qemu.d/50-gpumon
 check_contains "conffile: the example config" "$(dpkg-query -W -f='${Conffiles}' gpumon)" /etc/gpumon/gpumon.toml.example
 check_cmd "no /etc/gpumon/gpumon.toml shipped (the operator's)" test ! -e /etc/gpumon/gpumon.toml
