@@ -9,8 +9,8 @@
 # 1. dpkg -i: files in place with /usr/bin substituted, the service enabled and NOT started, the udev rule and the
 #    libvirt hook; the daemon started with the unit's own ExecStart line claims the GPU and its audio function.
 # 2. dpkg -i of the newer build while a "VM" holds the GPU's /dev/vfio group: the postinst restarts the running
-#    daemon (try-restart); the edited config and conffile are kept; state (reset budget, log positions) kept;
-#    nothing unbound, nothing reset, the VM keeps the group.
+#    daemon (try-restart); the edited config and conffile are kept; state (reset budget and quarantine, log
+#    positions) kept, the quarantine still in force; nothing unbound, nothing reset, the VM keeps the group.
 # 3. dpkg -r stops the daemon and leaves devices where they are; dpkg -P leaves nothing behind.
 #
 # systemd is not PID 1 in the lab, so `systemctl` is a recording stand-in (in $LAB_TMP, first on PATH) that does
@@ -133,7 +133,11 @@ check_eq "GPU untouched by the install" "$(pci_driver $GPU) $(pci_driver $AUDIO)
 
 # The operator's config (state in the default /var/lib/gpumon, the lab's alert command and log directory).
 GD_STATE=/var/lib/gpumon
-gd_config "$GD_RESET_TOML"
+gd_config '[reset]
+max_resets = 1
+window = "10m"
+min_interval = "500ms"
+dedupe_window = "1s"'
 echo "# edited by the operator" >>/etc/gpumon/gpumon.toml
 echo "# edited example" >>/etc/gpumon/gpumon.toml.example
 cp /etc/gpumon/gpumon.toml "$LAB_TMP/config.before"
@@ -150,22 +154,30 @@ check_eq "status answered by the installed daemon" "$(jdev $GPU state) $(jdev $A
 # libvirt's `stopped end` call of the installed hook (qemu.d/50-gpumon -> /usr/bin/gpumon hook)
 hook_stop() { gd_domain_xml $GPU $AUDIO >"$LAB_TMP/hook.xml"; /etc/libvirt/hooks/qemu.d/50-gpumon "$1" stopped end - <"$LAB_TMP/hook.xml"; }
 
-# State to keep across the upgrade: one reset (budget), a domain log followed (log positions).
+# State to keep across the upgrade: a reset budget of 1, spent by one stop and exceeded by a second (the slot is
+# quarantined), and a domain log followed (log positions).
 GD_LOG=$SC/daemon.log
 gd_domain_start lab-pkg-vm $GPU $AUDIO
 gd_mark
 hook_stop lab-pkg-vm
 check_cmd "one reset after the hook stop" wait_until 60 eval 'gd_count_resets n; [ "$n" = 1 ]'
+check_cmd "both back on vfio-pci after the reset" wait_until 30 gd_both_vfio
+sleep 1.1   # past dedupe_window and min_interval
+hook_stop lab-pkg-vm
+check_cmd "the second stop exceeds the budget: quarantined" wait_until 30 eval 'gpumon_json status --json; [ "$(jdev $GPU state)" = quarantined ]'
+gpumon_json status --json
+q_note=$(jdev $GPU note)
+note "quarantine: $q_note"
 check_cmd "state: resets.json written" wait_until 10 test -s /var/lib/gpumon/resets.json
 check_cmd "state: logpos.json written" wait_until 10 test -s /var/lib/gpumon/logpos.json
+check_cmd "logpos.json follows the domain log" grep -q lab-pkg-vm.log /var/lib/gpumon/logpos.json
+check_eq "resets.json: one reset, one quarantined slot" \
+  "$(jq -c '[([.history[] | length] | add), (.quarantined | length)]' /var/lib/gpumon/resets.json)" "[1,1]"
 cp /var/lib/gpumon/resets.json "$LAB_TMP/resets.before"
-check_cmd "the reset is in the budget" test "$(jq '[.history[] | length] | add' /var/lib/gpumon/resets.json)" -ge 1
-check_cmd "both back on vfio-pci after the reset" wait_until 30 gd_both_vfio
+cp /var/lib/gpumon/logpos.json "$LAB_TMP/logpos.before"
 
 # --- 2. upgrade while a VM holds the group --------------------------------------------------------------------
-sleep 1.1   # past dedupe_window
 gd_vm_start || fatal "VM started"
-check_cmd "the daemon sees the holder" wait_until 15 eval 'gpumon_json status --json; [ "$(jdev $GPU state)" = in-use ]'
 : >"$SC/calls"
 gd_mark
 lab_uevents_start "$LAB_TMP/uevents"
@@ -173,13 +185,14 @@ check_cmd "dpkg -i $(basename "$DEB2") (upgrade)" dpkg -i "$DEB2"
 check_eq "upgraded version" "$(dpkg-query -W -f='${Version}' gpumon)" "$version+up1"
 check_contains "postinst reloaded systemd" "$(sc_calls)" "daemon-reload"
 check_contains "postinst asked for a restart only if running" "$(sc_calls)" "try-restart gpumon.service"
+check_cmd "no stop before the new files were in place (preinst)" eval "! sc_calls | head -n 1 | grep -q '^stop'"
 pid2=$(sc_pid)
 check_ne "a new daemon runs" "$pid2" "$pid1"
 check_cmd "the new daemon runs" kill -0 "$pid2"
 check_cmd "the old daemon is gone" eval "! kill -0 $pid1 2>/dev/null"
-check_cmd "the new daemon sees the VM's hold" wait_until 15 eval 'gpumon_json status --json; [ "$(jdev $GPU state)" = in-use ]'
 gpumon_json status --json
-check_contains "status names the VM's pid" "$(jdev $GPU note)" "$GD_VM_PID"
+check_eq "the restarted daemon keeps the quarantine" "$(jdev $GPU state)" quarantined
+check_eq "with the same reason" "$(jdev $GPU note)" "$q_note"
 lab_uevents_stop
 gd_events ev "$LAB_TMP/uevents" unbind; check_eq "no unbind uevent for the slot during the upgrade" "$ev" 0
 gd_events ev "$LAB_TMP/uevents" bind; check_eq "no bind uevent for the slot during the upgrade" "$ev" 0
@@ -191,21 +204,22 @@ check_eq "both on vfio-pci" "$(pci_driver $GPU) $(pci_driver $AUDIO)" "vfio-pci 
 check_cmd "the operator's config kept byte for byte" cmp /etc/gpumon/gpumon.toml "$LAB_TMP/config.before"
 check_contains "the edited conffile kept" "$(tail -n 1 /etc/gpumon/gpumon.toml.example)" "# edited example"
 check_cmd "no .dpkg-new/.dpkg-dist left" eval "! ls /etc/gpumon | grep -q dpkg"
-check_cmd "reset budget kept (resets.json)" cmp /var/lib/gpumon/resets.json "$LAB_TMP/resets.before"
-check_cmd "log positions kept (logpos.json)" test -s /var/lib/gpumon/logpos.json
-# The budget in force: the restarted daemon counts the reset from before the upgrade.
+check_cmd "reset budget and quarantine kept (resets.json byte for byte)" cmp /var/lib/gpumon/resets.json "$LAB_TMP/resets.before"
+check_eq "log positions kept (the same files, offsets not behind)" \
+  "$(jq -n --slurpfile a "$LAB_TMP/logpos.before" --slurpfile b /var/lib/gpumon/logpos.json '($a[0].files | length) > 0 and ([$a[0].files | to_entries[] | .key as $k | .value as $v | ($b[0].files[$k] // null) as $w | $w != null and $w.inode == $v.inode and $w.offset >= $v.offset] | all)')" true
+# The quarantine in force after the upgrade: a stop is refused, `gpumon clear` lifts it, the next stop resets.
 gd_vm_kill
 sleep 1.1
 gd_mark
 hook_stop lab-pkg-vm
-check_cmd "a stop after the upgrade resets once more" wait_until 60 eval 'gd_count_resets n; [ "$n" = 1 ]'
+check_cmd "a stop after the upgrade is refused (still quarantined)" wait_until 30 eval 'gd_since | grep -q "^WARNING not resetting 0000:01:00.0: quarantined"'
+gd_count_resets n; check_eq "no reset" "$n" 0
+check_rc "gpumon clear lifts it" 0 "$GPUMON_BIN" clear $GPU
+sleep 1.1
+gd_mark
+hook_stop lab-pkg-vm
+check_cmd "then a stop resets" wait_until 60 eval 'gd_count_resets n; [ "$n" = 1 ]'
 check_cmd "both back on vfio-pci" wait_until 30 gd_both_vfio
-# Every reset time from before the upgrade is still in the history, and there are more now.
-check_eq "the budget still holds the resets from before the upgrade" \
-  "$(jq -n --slurpfile a "$LAB_TMP/resets.before" --slurpfile b /var/lib/gpumon/resets.json \
-     '[$a[0].history | to_entries[] | .key as $k | .value[] | . as $t | (($b[0].history[$k] // []) | any(.[]; . == $t))] | all')" true
-check_cmd "and counts the new one" test "$(jq '[.history[] | length] | add' /var/lib/gpumon/resets.json)" -gt \
-  "$(jq '[.history[] | length] | add' "$LAB_TMP/resets.before")"
 
 # --- 3. remove, purge -----------------------------------------------------------------------------------------
 : >"$SC/calls"
