@@ -86,11 +86,11 @@ private struct ConnectionHandler: Sendable {
             switch request.command {
             case "ping": response = ControlResponse(ok: true)
             case "status": response = ControlResponse(ok: true, status: await enforcer.status())
-            case "released", "reset", "clear":
+            case "released", "started", "gate", "reset", "clear":
                 response = await ControlCommands.handle(request, lifecycle: lifecycle, enforcer: enforcer)
             default:
                 response = .failure("unknown command \"\(request.command.prefix(64))\": expected status, ping, "
-                    + "released, reset or clear")
+                    + "released, started, gate, reset or clear")
             }
             reply(fd, response)
         }
