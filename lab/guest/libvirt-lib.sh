@@ -30,19 +30,30 @@ EOF
   rm -f /etc/libvirt/qemu/networks/autostart/*.xml 2>/dev/null
 }
 
-# lv_hook_install: gpumon's hook (hooks/qemu, through the binary the lab runs) as
-# /etc/libvirt/hooks/qemu; read by libvirtd at start, so call it before lv_start.
+# lv_hook_install: /etc/libvirt/hooks/qemu, which records each call in $LV_RUN/hook-calls and
+# then runs gpumon's hooks/qemu (with the lab's binary) unless $LV_RUN/hook-off exists.
+# libvirtd looks for the hook when it starts: install it before lv_start (lv_setup does).
 lv_hook_install() {
   mkdir -p /etc/libvirt/hooks
   cat >"$LV_HOOK" <<EOF
 #!/bin/sh
 echo "\$(cut -d' ' -f1 /proc/uptime) \$*" >>$LV_RUN/hook-calls
+if [ -e $LV_RUN/hook-off ]; then cat >/dev/null; exit 0; fi
 GPUMON_BIN=$GPUMON_BIN exec $LAB_REPO/hooks/qemu "\$@"
 EOF
   chmod +x "$LV_HOOK"
 }
 
-lv_hook_remove() { rm -f "$LV_HOOK"; }
+# lv_hook_gpumon on|off: whether the installed hook calls gpumon
+lv_hook_gpumon() { if [ "$1" = on ]; then rm -f "$LV_RUN/hook-off"; else : >"$LV_RUN/hook-off"; fi; }
+
+# lv_setup: vfio-pci loaded, the hook installed (calling gpumon), libvirtd running
+lv_setup() {
+  modprobe vfio-pci
+  grep -qs hook-off "$LV_HOOK" || lv_hook_install
+  lv_hook_gpumon on
+  lv_start
+}
 
 # lv_running: libvirtd answers
 lv_running() { virsh -c qemu:///system version >/dev/null 2>&1; }
@@ -133,7 +144,63 @@ lv_vfio_fds() {
 }
 
 # lv_gd_config [EXTRA-TOML]: the daemon's lab config, with libvirt's own log directory
-# watched (instead of the fake one the 8x scenarios write to)
+# watched (instead of the fake one the 8x scenarios write to). $LV_LOGDIRS overrides it.
 lv_gd_config() {
-  GD_LOGDIR=$LV_QEMU_LOGDIR gd_config "$@"
+  GD_LOGDIR=${LV_LOGDIRS:-$LV_QEMU_LOGDIR} gd_config "$@"
+}
+
+# The [reset] of the libvirt scenarios: a budget large enough for the whole group.
+LV_RESET_TOML='[reset]
+max_resets = 50
+window = "10m"
+min_interval = "0s"'
+
+# lv_gd_restart [EXTRA-TOML]: (re)starts the daemon with lv_gd_config; returns 1 if it does not
+# come up. A restart between scenarios gives each one the config it needs.
+lv_gd_restart() {
+  if gd_alive; then gd_stop; fi
+  lv_gd_config "${1:-$LV_RESET_TOML}"
+  gd_start
+}
+
+# lv_wait_reset [SECONDS]: waits for a reset result in the daemon log since gd_mark
+lv_wait_reset() {
+  wait_until "${1:-60}" eval 'gd_since | grep -q "^NOTICE reset [a-z-]* succeeded\|reset-failed\|^WARNING reset"'
+}
+
+# lv_run_once NAME: start, destroy, wait for the reset; then exactly one reset, both on
+# vfio-pci. Checks as it goes.
+lv_run_once() {
+  local name=$1 n
+  gd_mark
+  lv_vm_start "$name"; check_eq "virsh start $name" "$?" 0 || { echo "$LV_START_ERR"; tail -20 "$LV_QEMU_LOGDIR/$name.log"; return 1; }
+  note "virsh start took $LV_START_MS ms"
+  lv_vm_destroy "$name"; check_eq "virsh destroy $name" "$?" 0
+  note "virsh destroy took $LV_DESTROY_MS ms"
+  check_cmd "a reset after $name stopped" lv_wait_reset 60
+  sleep 2   # the other signals of this stop arrive now; a second reset would show
+  gd_count_resets n; check_eq "exactly one reset for the stop of $name" "$n" 1
+  check_cmd "both on vfio-pci" wait_until 10 gd_both_vfio
+}
+
+# lv_sources_seen NAME: the daemon log since gd_mark shows the stop of NAME from each source
+# (log, hook, process): one "VM released the slot", the others "same stop"
+lv_sources_seen() {
+  local f src
+  f=$(gd_since_file)
+  for src in log hook process; do
+    check_cmd "the $src signal of $1's stop was seen, naming the domain" \
+      grep -Eq "(VM released the slot|same stop, already handled).*(domain=$1.*source=$src|source=$src.*domain=$1)" "$f"
+  done
+}
+
+# lv_registration_trick: vfio-pci registered before bochs-drm and snd_hda_intel (rmmod +
+# modprobe them, the boot VGA rebound), so a remove-rescan ends on vfio-pci (see 86-kill9-reset)
+lv_registration_trick() {
+  local m bochs_mod=none
+  for m in bochs bochs_drm; do [ -d /sys/module/$m ] && bochs_mod=$m; done
+  echo $VGA >/sys/bus/pci/drivers/bochs-drm/unbind
+  rmmod $bochs_mod && modprobe $bochs_mod || return 1
+  rmmod snd_hda_intel && modprobe snd_hda_intel || return 1
+  [ "$(pci_driver $VGA)" = bochs-drm ]
 }
