@@ -134,6 +134,7 @@ actor HolderTracker {
     private var names: [Int32: String] = [:]
     /// Where libvirt keeps `<domain>.pid` (`/run/libvirt/qemu`).
     private let libvirtRun: FileTree
+    private let ownPID = getpid()
 
     init(proc: FileTree, exits: ProcExitStream, logger: Logger,
         libvirtRun: FileTree = FileTree(root: "/run/libvirt/qemu")) {
@@ -147,7 +148,7 @@ actor HolderTracker {
     func rescan() {
         var fresh: [Int32: Set<Int>] = [:]
         for (group, pids) in scanner.holders() {
-            for pid in pids { fresh[pid, default: []].insert(group) }
+            for pid in pids where pid != ownPID { fresh[pid, default: []].insert(group) }
         }
         for pid in fresh.keys where names[pid] == nil { names[pid] = processName(pid) }
         groupsByPID = fresh
@@ -160,7 +161,9 @@ actor HolderTracker {
     func groupOpened(_ group: Int) -> (fresh: [(Int32, Set<Int>, String)], gone: [(Int32, Set<Int>, String)]) {
         var fresh: [(Int32, Set<Int>, String)] = []
         // The open may be QEMU's; reading /proc right away finds the descriptor it just got.
-        for pid in scanner.holders()[group] ?? [] {
+        // gpumon itself opens the group for a VFIO hot reset: that is no VM run (seen in the lab: counting it
+        // as a start made the stop's late signals look like a second stop, and reset the slot twice).
+        for pid in scanner.holders()[group] ?? [] where pid != ownPID {
             if groupsByPID[pid]?.contains(group) != true { fresh.append((pid, [group], "")) }
             groupsByPID[pid, default: []].insert(group)
             if names[pid] == nil { names[pid] = processName(pid) }
