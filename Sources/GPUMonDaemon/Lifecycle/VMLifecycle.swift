@@ -85,7 +85,8 @@ public actor VMLifecycle {
     /// handled by ``HandlingService``.
     public func submit(_ signal: ReleaseSignal) {
         let slots = claim(signal)
-        if !slots.isEmpty { workInput.yield((signal, slots)) }
+        // A stop with no new slot still goes through: its "same stop" line is logged by the handling side.
+        if !slots.isEmpty || !sameStop.isEmpty { workInput.yield((signal, slots)) }
     }
 
     /// The VM-run identity, with no suspension point: records a start, or returns the slots for which this stop
