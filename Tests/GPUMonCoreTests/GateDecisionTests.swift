@@ -32,6 +32,8 @@ import Testing
         // Mid remove-rescan the function is gone from sysfs; the reset owns it, so that is a wait too.
         #expect(GateDecision.decide(address: gpu, device: device(.missing, driver: nil),
             lifecycle: .init(resetRunningOrDue: true)).isWait)
+        // ... and gone from the status report altogether (failed before: refused as "not present in sysfs").
+        #expect(GateDecision.decide(address: gpu, device: nil, lifecycle: .init(resetRunningOrDue: true)).isWait)
     }
 
     @Test func aQuarantineRefusesEvenWhileAResetIsDueAndNamesTheFix() {

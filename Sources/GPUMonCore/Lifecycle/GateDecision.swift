@@ -35,6 +35,15 @@ public enum GateDecision {
     /// The verdict for one function. `device` is its entry in the daemon's status report (`nil`: sysfs does not
     /// list it). An unselected function is always ready: gpumon has no say over devices it does not manage.
     public static func decide(address: PCIAddress, device: DeviceStatus?, lifecycle: Lifecycle) -> Verdict {
+        // Mid remove-rescan the functions are gone from sysfs: a reset owns the slot, so absence is its doing
+        // (seen in the lab: the gate refused "not present" while the rescan was pending). A quarantine still wins.
+        if lifecycle.resetRunningOrDue && device?.selected != false {
+            if let reason = lifecycle.quarantine {
+                return .refuse(reason: "quarantined: \(reason)",
+                    fix: "find out why it keeps failing, then `gpumon clear \(address)`")
+            }
+            return .wait(reason: "a reset is running or due")
+        }
         guard let device else {
             return .refuse(reason: "not present in sysfs (removed, or a rescan that has not finished)",
                 fix: "check `gpumon status \(address)`; a slot that stays missing needs the hardware looked at")
