@@ -230,7 +230,7 @@ public actor VMLifecycle {
 
     /// The gate's verdict for each address, from the daemon's status and this actor's state.
     func gateVerdicts(_ addresses: [PCIAddress]) async -> [(PCIAddress, GateDecision.Verdict)] {
-        let report = await enforcer.status()
+        let report = await enforcer.status(withNames: false)
         let flapping = Set(report.daemon?.flapping ?? [])
         return addresses.map { address in
             let device = report.devices.first { $0.address == address }
