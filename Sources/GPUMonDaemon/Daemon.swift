@@ -87,10 +87,11 @@ public struct Daemon {
                 alerts: alerts, logger: logger),
             WatchdogService(enforcer: enforcer),
             KernelLogService(lifecycle: lifecycle, logger: logger),
+            VMLifecycle.HandlingService(lifecycle: lifecycle),
             VMProcessWatcher(proc: options.proc, enforcer: enforcer, lifecycle: lifecycle, logger: logger),
             DomainLogWatcher(
                 directories: config.libvirt.logDirs, stateDirectory: options.stateDirectory ?? config.daemon.stateDir,
-                logger: logger, persistPositions: !options.dryRun, onRelease: { signal in await lifecycle.release(signal) }),
+                logger: logger, persistPositions: !options.dryRun, onRelease: { signal in await lifecycle.submit(signal) }),
         ]
         // service-lifecycle narrates every start and stop at debug; keep that out of a debug log of gpumon's own.
         var groupLogger = logger

@@ -22,6 +22,8 @@ public struct HostInspector: Sendable {
         "etc/systemd/system/multi-user.target.wants/gpumon.service", "etc/systemd/system/gpumon.service",
         "lib/systemd/system/gpumon.service", "usr/lib/systemd/system/gpumon.service",
     ]
+    /// Where libvirt keeps persistent domain definitions (`virsh define`; Nova's instances, on a plain host).
+    public static let libvirtDomainDirectory = "etc/libvirt/qemu"
     /// The modprobe file gpumon writes (the guide's).
     public static let modprobeFile = "etc/modprobe.d/vfio.conf"
 
@@ -61,6 +63,12 @@ public struct HostInspector: Sendable {
         for directory in Self.configDirectories {
             for name in try list(directory) where name.hasSuffix(".conf") {
                 if let text = try read("\(directory)/\(name)") { snapshot.files["\(directory)/\(name)"] = text }
+            }
+        }
+        // Persistent libvirt domain definitions: doctor lists the ones passing selected GPUs with managed='yes'.
+        for name in try list(Self.libvirtDomainDirectory) where name.hasSuffix(".xml") {
+            if let text = try read("\(Self.libvirtDomainDirectory)/\(name)") {
+                snapshot.files["\(Self.libvirtDomainDirectory)/\(name)"] = text
             }
         }
         snapshot.runningCommandLine = try read("proc/cmdline").map(KernelParameter.tokenize)

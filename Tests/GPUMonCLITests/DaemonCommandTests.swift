@@ -69,7 +69,7 @@ import Testing
         #expect(garbage["ok"] as? Bool == false)
         #expect((garbage["error"] as? String)?.hasPrefix("malformed request") == true)
         let unknown = try request(daemon.socket, #"{"command":"reboot"}"#)
-        #expect(unknown["error"] as? String == "unknown command \"reboot\": expected status, ping, released, reset or clear")
+        #expect(unknown["error"] as? String == "unknown command \"reboot\": expected status, ping, released, started, gate, reset or clear")
 
         // SIGHUP with a broken config: rejected with an alert, still running with the old one.
         try "[[gpu]]\nids = [\"10de-2204\"]\n".write(toFile: daemon.config, atomically: true, encoding: .utf8)

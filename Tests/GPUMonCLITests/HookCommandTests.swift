@@ -7,12 +7,14 @@ final class FakeControlServer: @unchecked Sendable {
     let path: String
     private let fd: Int32
     private let answers: Bool
+    private let reply: String
     private let lock = NSLock()
     private var lines: [String] = []
     private var held: [Int32] = []
 
-    init(answers: Bool) throws {
+    init(answers: Bool, reply: String = #"{"ok":true}"#) throws {
         self.answers = answers
+        self.reply = reply
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gpumon-hook-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         path = dir.appendingPathComponent("gpumon.sock").path
@@ -37,7 +39,7 @@ final class FakeControlServer: @unchecked Sendable {
             }
             lock.withLock { lines.append(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)) }
             if answers {
-                let reply = Array("{\"ok\":true}\n".utf8)
+                let reply = Array((self.reply + "\n").utf8)
                 _ = reply.withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
                 close(client)
             } else {
@@ -129,7 +131,7 @@ final class FakeControlServer: @unchecked Sendable {
 
     @Test func otherOperationsAndDomainsWithoutHostdevsSendNothing() throws {
         let server = try FakeControlServer(answers: true)
-        for phase in ["prepare-begin", "start-begin", "started-begin"] {
+        for phase in ["start-begin", "started-begin"] {
             let words = phase.split(separator: "-").map(String.init)
             let run = try hook(["--socket", server.path, "instance-0000001b"] + words + ["-"], stdin: try gpuXML(phase))
             #expect(run.status == 0 && run.stdout.isEmpty && run.stderr.isEmpty)
@@ -137,6 +139,10 @@ final class FakeControlServer: @unchecked Sendable {
         let plain = try hook(["--socket", server.path, "instance-0000001b", "stopped", "end", "-"],
             stdin: try LibvirtFixtures.text("hook-stdin-stopped-end.xml"))
         #expect(plain.status == 0 && plain.stdout.isEmpty && plain.stderr.isEmpty)
+        // Nor does the gate ask about a domain without PCI host devices.
+        let noGPU = try hook(["--socket", server.path, "instance-0000001b", "prepare", "begin", "-"],
+            stdin: try LibvirtFixtures.text("hook-stdin-prepare-begin.xml"))
+        #expect(noGPU.status == 0 && noGPU.stdout.isEmpty && noGPU.stderr.isEmpty)
         #expect(server.requests.isEmpty)
     }
 
@@ -162,8 +168,9 @@ final class FakeControlServer: @unchecked Sendable {
         #expect(try server.requests.map(request).first?["addresses"] as? [String] == ["0000:01:00.0", "0000:01:00.1"],
             "the hostdevs read before the stdin deadline are still sent")
 
-        // A huge stdin that never ends is drained and cut off in time too.
-        let huge = try hook(["--socket", server.path, "vm", "prepare", "begin", "-"],
+        // A huge stdin that never ends is drained and cut off in time too (an operation gpumon ignores; the gate's
+        // `prepare begin` reads the XML and is bounded by gate_timeout instead).
+        let huge = try hook(["--socket", server.path, "vm", "start", "begin", "-"],
             stdin: String(repeating: "<x/>", count: 4 << 20), keepStdinOpen: true)
         #expect(huge.status == 0 && huge.stdout.isEmpty && huge.elapsed < .seconds(1), "took \(huge.elapsed)")
     }
@@ -185,5 +192,84 @@ final class FakeControlServer: @unchecked Sendable {
         #expect(requests.map { $0["reason"] as? String } == ["stopped end", "release end"])
         #expect(requests.allSatisfy { $0["addresses"] as? [String] == ["0000:01:00.0", "0000:01:00.1"] })
         #expect(requests.allSatisfy { $0["source"] as? String == "hook" && $0["domain"] as? String == "instance-0000001b" })
+    }
+
+    // MARK: - The admission gate
+
+    static let refusal = "gpumon: not starting instance-0000001b: 0000:01:00.0 quarantined: 3 resets within 10m; "
+        + "fix: find out why it keeps failing, then `gpumon clear 0000:01:00.0`"
+
+    func refusingServer() throws -> FakeControlServer {
+        try FakeControlServer(answers: true, reply: #"{"ok":false,"error":"\#(HookCommandTests.refusal)"}"#)
+    }
+
+    @Test func prepareAndIncomingMigrateBeginAskTheGateAndExitZeroWhenReady() throws {
+        let server = try FakeControlServer(answers: true, reply: #"{"ok":true,"lines":["ready"]}"#)
+        for words in [["prepare", "begin"], ["migrate", "begin"]] {
+            let run = try hook(["--socket", server.path, "instance-0000001b"] + words + ["-"],
+                stdin: try gpuXML("prepare-begin"))
+            #expect(run.status == 0 && run.stdout.isEmpty && run.stderr.isEmpty, "\(run)")
+            #expect(run.elapsed < .seconds(1), "took \(run.elapsed)")
+        }
+        let requests = try server.requests.map(request)
+        #expect(requests.map { $0["command"] as? String } == ["gate", "gate"])
+        #expect(requests.map { $0["reason"] as? String } == ["prepare begin", "migrate begin"])
+        #expect(requests.allSatisfy { $0["addresses"] as? [String] == ["0000:01:00.0", "0000:01:00.1"] })
+        #expect(requests.allSatisfy { $0["domain"] as? String == "instance-0000001b" })
+    }
+
+    @Test func aRefusalExitsOneWithTheDaemonsLineOnStderrOnly() throws {
+        let server = try refusingServer()
+        let run = try hook(["--socket", server.path, "instance-0000001b", "prepare", "begin", "-"],
+            stdin: try gpuXML("prepare-begin"))
+        #expect(run.status == 1)
+        #expect(run.stdout.isEmpty)
+        #expect(run.stderr == HookCommandTests.refusal + "\n")
+    }
+
+    @Test func warnModeAllowsARefusedStartAndOffOnlyReportsTheStart() throws {
+        let server = try refusingServer()
+        let warn = try BuiltBinary.temporaryFile("[libvirt]\ngate = \"warn\"\n[[gpu]]\nids = [\"10de:2204\"]\n")
+        let run = try hook(["--config", warn, "--socket", server.path, "instance-0000001b", "prepare", "begin", "-"],
+            stdin: try gpuXML("prepare-begin"))
+        #expect(run.status == 0 && run.stdout.isEmpty, "\(run)")
+        #expect(run.stderr == HookCommandTests.refusal + "\n")
+        let off = try BuiltBinary.temporaryFile("[libvirt]\ngate = \"off\"\n[[gpu]]\nids = [\"10de:2204\"]\n")
+        let unasked = try hook(["--config", off, "--socket", server.path, "instance-0000001b", "prepare", "begin", "-"],
+            stdin: try gpuXML("prepare-begin"))
+        #expect(unasked.status == 0 && unasked.stdout.isEmpty && unasked.stderr.isEmpty, "\(unasked)")
+        #expect(try server.requests.map(request).map { $0["command"] as? String } == ["gate", "started"])
+    }
+
+    @Test func aDaemonThatIsDownAllowsTheStartUnlessGateWhenDownRefuses() throws {
+        let allowed = try hook(["--socket", "/nonexistent/gpumon.sock", "vm", "prepare", "begin", "-"],
+            stdin: try gpuXML("prepare-begin"))
+        #expect(allowed.status == 0 && allowed.stdout.isEmpty)
+        #expect(allowed.stderr.hasPrefix("gpumon hook: gate not asked, start allowed (gate_when_down = allow): "))
+        #expect(allowed.stderr.split(separator: "\n").count == 1)
+        let strict = try BuiltBinary.temporaryFile(
+            "[libvirt]\ngate_when_down = \"refuse\"\n[[gpu]]\nids = [\"10de:2204\"]\n")
+        let refused = try hook(["--config", strict, "--socket", "/nonexistent/gpumon.sock", "vm", "prepare", "begin",
+            "-"], stdin: try gpuXML("prepare-begin"))
+        #expect(refused.status == 1 && refused.stdout.isEmpty)
+        #expect(refused.stderr.hasPrefix("gpumon: not starting vm: cannot ask the gpumon daemon ("))
+        #expect(refused.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func thePythonFallbackImplementsTheGate() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { return }
+        let server = try refusingServer()
+        let refused = try hook(["instance-0000001b", "prepare", "begin", "-"], stdin: try gpuXML("prepare-begin"),
+            script: ["GPUMON_BIN": "/nonexistent", "GPUMON_SOCKET": server.path])
+        #expect(refused.status == 1 && refused.stdout.isEmpty, "\(refused)")
+        #expect(refused.stderr == HookCommandTests.refusal + "\n")
+        #expect(try server.requests.map(request).first?["command"] as? String == "gate")
+        let ready = try FakeControlServer(answers: true, reply: #"{"ok":true,"lines":["ready"]}"#)
+        let allowed = try hook(["instance-0000001b", "migrate", "begin", "-"], stdin: try gpuXML("prepare-begin"),
+            script: ["GPUMON_BIN": "/nonexistent", "GPUMON_SOCKET": ready.path])
+        #expect(allowed.status == 0 && allowed.stdout.isEmpty && allowed.stderr.isEmpty, "\(allowed)")
+        let down = try hook(["vm", "prepare", "begin", "-"], stdin: try gpuXML("prepare-begin"),
+            script: ["GPUMON_BIN": "/nonexistent", "GPUMON_SOCKET": "/nonexistent/gpumon.sock"])
+        #expect(down.status == 0 && down.stdout.isEmpty, "gate_when_down defaults to allow")
     }
 }

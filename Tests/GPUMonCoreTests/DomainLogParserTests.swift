@@ -112,7 +112,11 @@ import Testing
             of: "char device redirected to /dev/pts/0 (label charserial0)\n2026-11-25T00:09:30",
             with: "2026-11-25T00:09:29.000000Z qemu-system-x86_64: vfio_err_notifier_handler(0000:01:00.0) Unrecoverable error detected.\n2026-11-25T00:09:30")
         var tracker = DomainLogTracker(domain: "instance-0000001a")
-        let releases = withError.split(separator: "\n").compactMap { tracker.feed($0) }
+        let signals = withError.split(separator: "\n").compactMap { tracker.feed($0) }
+        // Each run's start is reported too (the VM-run identity counts starts), before its stop.
+        #expect(signals.map(\.kind) == [.started, .stopped, .started, .stopped])
+        #expect(signals.filter { $0.kind == .started }.allSatisfy { $0.addresses == addresses("0000:01:00.0") })
+        let releases = signals.filter { $0.kind == .stopped }
         #expect(releases.count == 2)
         #expect(releases.map(\.addresses) == [addresses("0000:01:00.0"), addresses("0000:01:00.0")])
         #expect(releases.allSatisfy { $0.source == .log && $0.domain == "instance-0000001a" && $0.reason == "destroyed" })

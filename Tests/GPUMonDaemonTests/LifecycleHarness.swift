@@ -36,6 +36,20 @@ struct LifecycleHarness {
         await lifecycle.operatorReset([try PCIAddress(parsing: address)], method: method, dryRun: false)
     }
 
+    /// A VM run began on `addresses` (log header, hook prepare, or a process opening the group).
+    func start(_ addresses: [String], source: ReleaseSignal.Source = .hook, domain: String = "instance-0000001a")
+        async throws
+    {
+        await lifecycle.release(ReleaseSignal(source: source, domain: domain,
+            addresses: try addresses.map { try PCIAddress(parsing: $0) }, reason: "prepare begin", kind: .started))
+    }
+
+    /// One whole VM run: a start, then a stop.
+    func run(_ addresses: [String], source: ReleaseSignal.Source = .log) async throws {
+        try await start(addresses)
+        try await stop(addresses, source: source)
+    }
+
     func stop(_ addresses: [String], source: ReleaseSignal.Source = .log) async throws {
         await lifecycle.release(ReleaseSignal(source: source, domain: "instance-0000001a",
             addresses: try addresses.map { try PCIAddress(parsing: $0) }, reason: "destroyed"))

@@ -45,7 +45,7 @@ import Testing
         #expect(h.base.kernel.resets.isEmpty, "auto + FLR + healthy: nothing to do")
         let a100 = try PCIAddress(parsing: "0000:41:00.0")
         try h.base.kernel.wedge(a100, fixedBy: ["flr"])
-        try await h.stop(["0000:41:00.0"])
+        try await h.run(["0000:41:00.0"])
         #expect(h.base.kernel.resets == ["flr 0000:41:00.0"])
         #expect(h.base.alertKinds() == [.stuck])
         #expect(try PCISysfs(sysfs: sys.tree).read(a100)?.configVendorID == 0x10de)
@@ -71,7 +71,7 @@ import Testing
         let config = "[reset]\nmax_resets = 3\nwindow = \"1h\"\nmin_interval = \"0s\"\ndedupe_window = \"0s\"\n[[gpu]]\nids = [\"10de:2204\"]\n"
         let h = try LifecycleHarness(sys: sys, config: config)
         await h.base.enforcer.reconcileAll(reason: "start")
-        for _ in 0..<10 { try await h.stop(["0000:01:00.0", "0000:01:00.1"]) }
+        for _ in 0..<10 { try await h.run(["0000:01:00.0", "0000:01:00.1"]) }
         #expect(h.base.kernel.resets.count == 3)
         #expect(h.base.alertKinds() == [.quarantined])
         #expect(await h.state("0000:01:00.0") == .quarantined)
@@ -84,7 +84,7 @@ import Testing
         #expect(await again.state("0000:01:00.0") == .quarantined)
         let cleared = await again.lifecycle.clear([try PCIAddress(parsing: "0000:01:00.0")])
         #expect(cleared.count == 1)
-        try await again.stop(["0000:01:00.0"])
+        try await again.run(["0000:01:00.0"])
         #expect(again.base.kernel.resets.count == 1)
     }
 
@@ -94,7 +94,7 @@ import Testing
         let config = "[reset]\nmax_resets = 1\nwindow = \"1h\"\nmin_interval = \"0s\"\ndedupe_window = \"0s\"\n[[gpu]]\nids = [\"10de:2204\"]\n"
         let h = try LifecycleHarness(sys: sys, config: config)
         await h.base.enforcer.reconcileAll(reason: "start")
-        for _ in 0..<2 { try await h.stop(["0000:01:00.0", "0000:01:00.1"]) }
+        for _ in 0..<2 { try await h.run(["0000:01:00.0", "0000:01:00.1"]) }
         #expect(await h.state("0000:01:00.0") == .quarantined)
         #expect(await h.state("0000:01:00.1") == .quarantined)
         // The operator names the function status showed as quarantined: the audio one.
@@ -102,7 +102,7 @@ import Testing
         #expect(cleared.count == 1)
         #expect(await h.state("0000:01:00.0") == .ok)
         #expect(await h.state("0000:01:00.1") == .ok)
-        try await h.stop(["0000:01:00.0", "0000:01:00.1"])
+        try await h.run(["0000:01:00.0", "0000:01:00.1"])
         #expect(h.base.kernel.resets.count == 2)
     }
 

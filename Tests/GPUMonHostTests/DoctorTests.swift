@@ -171,6 +171,23 @@ import Testing
         #expect(try check(try doctor(root), "libvirt").status == .pass)
     }
 
+    @Test func domainsPassingSelectedGPUsWithManagedYesAreListedWithTheChoice() throws {
+        let root = try FakeHostRoot(.ubuntu2204)
+        func hostdev(_ managed: String, _ function: Int) -> String {
+            "<hostdev mode='subsystem' type='pci' managed='\(managed)'><driver name='vfio'/><source>"
+                + "<address domain='0x0000' bus='0x01' slot='0x00' function='0x\(function)'/></source></hostdev>"
+        }
+        try root.write("<domain type='kvm'><name>instance-0000002a</name><devices>\(hostdev("yes", 0))\(hostdev("yes", 1))"
+            + "</devices></domain>\n", to: "etc/libvirt/qemu/instance-0000002a.xml")
+        try root.write("<domain type='kvm'><name>instance-0000002b</name><devices>\(hostdev("no", 0))</devices></domain>\n",
+            to: "etc/libvirt/qemu/instance-0000002b.xml")
+        let checks = try doctor(root)
+        let managed = checks.filter { $0.id == "libvirt-managed" }
+        #expect(managed.map(\.subject) == ["instance-0000002a"], "managed='no' is not listed")
+        #expect(managed.first?.message.hasPrefix("domain instance-0000002a passes 0000:01:00.0, 0000:01:00.1 with managed='yes'") == true)
+        #expect(managed.first?.fix.first?.contains("\"managed\": \"no\"") == true)
+    }
+
     @Test func nothingSelectedFails() throws {
         let other = try ConfigLoader.parse("[[gpu]]\naddresses = [\"0000:81:00.0\"]\n", file: "t.toml")
         let selection = try check(try doctor(try FakeHostRoot(.debian12), config: other), "selection")

@@ -234,10 +234,20 @@ gd_domain_xml() {
   echo "</devices></domain>"
 }
 
-# gd_hook_stop DOMAIN ADDR...: libvirt's `stopped end` hook call, through hooks/qemu
+# gd_hook_start DOMAIN: the hook's `prepare begin` for the XML in $LAB_TMP/hook.xml, with
+# [libvirt] gate = "off": no gate question, only "a VM run began" (the daemon tells stops apart
+# by VM run: a stop with no start since the last handled one is the same stop)
+gd_hook_start() {
+  printf '[daemon]\nsocket = "%s"\n[libvirt]\ngate = "off"\n[[gpu]]\nids = ["1234:1111"]\n' "$GD_SOCK" >"$GD_DIR/hook-start.toml"
+  GPUMON_CONFIG=$GD_DIR/hook-start.toml GPUMON_BIN=$GPUMON_BIN "$LAB_REPO/hooks/qemu" "$1" prepare begin - <"$LAB_TMP/hook.xml"
+}
+
+# gd_hook_stop DOMAIN ADDR...: one VM run as the hook sees it: `prepare begin` (gd_hook_start),
+# then libvirt's `stopped end` hook call, through hooks/qemu
 gd_hook_stop() {
   local d=$1; shift
   gd_domain_xml "$@" >"$LAB_TMP/hook.xml"
+  gd_hook_start "$d"
   GPUMON_BIN=$GPUMON_BIN "$LAB_REPO/hooks/qemu" "$d" stopped end - <"$LAB_TMP/hook.xml"
 }
 

@@ -51,7 +51,25 @@ public struct Config: Sendable, Equatable {
     /// `[libvirt]`.
     public struct Libvirt: Sendable, Equatable {
         public var logDirs = ["/var/log/libvirt/qemu", "/var/log/kolla/libvirt/qemu"]
+        /// What the hook does on `prepare begin` (and an incoming `migrate begin`) for a selected GPU that is not
+        /// ready: refuse the start, log and allow it, or not ask at all.
+        public var gate: Gate = .enforce
+        /// How long the hook waits for a reset running or due on the slot before deciding again.
+        public var gateTimeout: Duration = .seconds(60)
+        /// What the hook does when the daemon does not answer: gpumon being down must not block VM starts unless
+        /// the operator says so.
+        public var gateWhenDown: GateWhenDown = .allow
         public init() {}
+
+        /// `[libvirt] gate`.
+        public enum Gate: String, Sendable, CaseIterable {
+            case enforce, warn, off
+        }
+
+        /// `[libvirt] gate_when_down`.
+        public enum GateWhenDown: String, Sendable, CaseIterable {
+            case allow, refuse
+        }
     }
 
     /// `[alerts]`.

@@ -53,7 +53,7 @@ private struct ConfigReader {
         ],
         "gpu": ["ids", "addresses", "companions", "reset_after_stop", "reset_methods"],
         "reset": ["max_resets", "window", "min_interval", "dedupe_window", "step_timeout", "settle_timeout"],
-        "libvirt": ["log_dirs"],
+        "libvirt": ["log_dirs", "gate", "gate_timeout", "gate_when_down"],
         "alerts": ["command", "textfile", "command_timeout"],
     ]
 
@@ -142,6 +142,7 @@ private struct ConfigReader {
                 }
                 config.libvirt.logDirs = dirs
             }
+            try readGate(libvirt, into: &config.libvirt)
         }
         if let alerts = try table(root, "alerts") {
             try checkKeys(alerts, path: "alerts")
@@ -317,4 +318,32 @@ private func editDistance(_ a: String, _ b: String) -> Int {
         previous = current
     }
     return a.isEmpty ? b.count : previous[b.count]
+}
+
+extension ConfigReader {
+    /// `[libvirt] gate`, `gate_timeout`, `gate_when_down`: the admission gate of `gpumon hook`.
+    func readGate(_ libvirt: TOMLTable, into settings: inout Config.Libvirt) throws(ConfigError) {
+        if let text = try string(libvirt, "gate", path: "libvirt") {
+            guard let value = Config.Libvirt.Gate(rawValue: text) else {
+                throw error("libvirt.gate", "invalid value \"\(text.prefix(64))\": expected one of "
+                    + Config.Libvirt.Gate.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            settings.gate = value
+        }
+        if let value = try duration(libvirt, "gate_timeout", path: "libvirt") {
+            // libvirt waits for the hook with no limit of its own: a gate that could wait for ever would hang
+            // `virsh start` (and Nova's spawn) with it.
+            guard value > .zero, value <= .seconds(600) else {
+                throw error("libvirt.gate_timeout", "must be more than 0s and at most 10m")
+            }
+            settings.gateTimeout = value
+        }
+        if let text = try string(libvirt, "gate_when_down", path: "libvirt") {
+            guard let value = Config.Libvirt.GateWhenDown(rawValue: text) else {
+                throw error("libvirt.gate_when_down", "invalid value \"\(text.prefix(64))\": expected one of "
+                    + Config.Libvirt.GateWhenDown.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            settings.gateWhenDown = value
+        }
+    }
 }

@@ -33,21 +33,30 @@ public struct DomainLogTracker: Sendable {
     /// miss the functions it lists.
     public var isInsideStartBlock: Bool { parser.isInsideStartBlock }
 
-    /// Feeds one complete line; returns the release it completes, if any.
+    /// Feeds one complete line; returns the release it completes, if any, or the start of a run with functions
+    /// (``ReleaseSignal/Kind/started``): the VM-run identity counts starts.
     public mutating func feed(_ line: Substring) -> ReleaseSignal? {
         var release: ReleaseSignal?
+        var startedNow = false
         for event in parser.feed(line) {
             switch event {
             case .started(let started):
                 addresses = started
                 errorLines = []
+                if !started.isEmpty {
+                    startedNow = true
+                    release = ReleaseSignal(source: .log, domain: domain, addresses: started, reason: "starting up",
+                        kind: .started)
+                }
             case .error(let text):
                 if errorLines.count >= DomainLogTracker.maxErrorLines { errorLines.removeFirst() }
                 errorLines.append(text)
             case .stopped(let reason):
                 if !addresses.isEmpty {
+                    // One line both ended the start block and stopped the VM: one signal carries both.
                     release = ReleaseSignal(
-                        source: .log, domain: domain, addresses: addresses, reason: reason, errorLines: errorLines)
+                        source: .log, domain: domain, addresses: addresses, reason: reason, errorLines: errorLines,
+                        includesStart: startedNow)
                 }
                 addresses = []
                 errorLines = []

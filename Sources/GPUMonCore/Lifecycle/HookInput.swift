@@ -31,6 +31,13 @@ public struct HookInput: Sendable, Equatable {
         subOperation == "end" && (operation == "stopped" || operation == "release")
     }
 
+    /// `prepare begin` (a VM is about to start here) or `migrate begin` (an incoming migration is about to start
+    /// here): the admission gate's question. The hook's only calls that may exit non-zero: libvirt then refuses the
+    /// start with the hook's stderr as the error.
+    public var isAdmission: Bool {
+        subOperation == "begin" && (operation == "prepare" || operation == "migrate")
+    }
+
     /// The reason gpumon reports: `<operation> <sub-operation>` (`stopped end`).
     public var reason: String { operation + " " + subOperation }
 

@@ -97,6 +97,27 @@ public enum QEMUCommandLine {
     }
 }
 
+extension QEMUCommandLine {
+    /// The libvirt domain from QEMU's argument vector (`/proc/<pid>/cmdline`): `-name guest=<domain>,debug-threads=on`
+    /// (libvirt ≥ 1.2.7) or `-name <domain>`. A `,,` in the value is QEMU's escaped comma.
+    public static func guestName(arguments: [String]) -> String? {
+        guard let index = arguments.firstIndex(of: "-name"), index + 1 < arguments.count else { return nil }
+        var value = Substring(arguments[index + 1])
+        if value.hasPrefix("guest=") { value = value.dropFirst(6) } else if value.contains("=") { return nil }
+        var name = ""
+        var rest = value[...]
+        while let comma = rest.firstIndex(of: ",") {
+            name += rest[..<comma]
+            let after = rest.index(after: comma)
+            guard after < rest.endIndex, rest[after] == "," else { rest = rest[rest.endIndex...]; break }
+            name += ","
+            rest = rest[rest.index(after: after)...]
+        }
+        name += rest
+        return name.isEmpty ? nil : name
+    }
+}
+
 extension Substring {
     /// Without the shell quotes libvirt puts around arguments (`'…'`, `"…"`) or a trailing continuation `\`.
     fileprivate var trimmingQuotes: Substring {

@@ -1,6 +1,7 @@
 import GPUMonCore
 
-/// The control socket's lifecycle commands: `released` (the hook), `reset` and `clear` (operators).
+/// The control socket's lifecycle commands: `released`, `started` and `gate` (the hook), `reset` and `clear`
+/// (operators).
 enum ControlCommands {
     static func handle(_ request: ControlRequest, lifecycle: VMLifecycle, enforcer: Enforcer) async -> ControlResponse {
         var addresses: [PCIAddress] = []
@@ -15,7 +16,7 @@ enum ControlCommands {
                 rejected.append("rejected: \(error.description)")
             }
         }
-        guard !addresses.isEmpty || request.command == "released" else {
+        guard !addresses.isEmpty || ["released", "started", "gate"].contains(request.command) else {
             return .failure("\(request.command) needs \"addresses\"")
         }
         switch request.command {
@@ -23,9 +24,18 @@ enum ControlCommands {
             let source = request.source.flatMap(ReleaseSignal.Source.init(rawValue:)) ?? .hook
             let signal = ReleaseSignal(source: source, domain: request.domain, addresses: addresses,
                 reason: request.reason)
-            // The hook must return at once: handle the stop after replying.
-            Task { await lifecycle.release(signal) }
+            // The hook must return at once: the stop is decided now (a gate question right after sees it as due)
+            // and handled after replying.
+            await lifecycle.submit(signal)
             return ControlResponse(ok: true, lines: ["release of \(addresses.count) function(s) accepted"] + rejected)
+        case "started":
+            // `[libvirt] gate = "off"`: the hook still says that a VM run began (the VM-run identity).
+            await lifecycle.submit(ReleaseSignal(source: .hook, domain: request.domain, addresses: addresses,
+                reason: request.reason, kind: .started))
+            return ControlResponse(ok: true)
+        case "gate":
+            guard let domain = request.domain, !domain.isEmpty else { return .failure("gate needs \"domain\"") }
+            return await lifecycle.gate(domain: domain, addresses: addresses)
         case "reset":
             var method: ResetMethod?
             if let name = request.method {

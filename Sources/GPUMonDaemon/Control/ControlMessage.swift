@@ -2,11 +2,12 @@ public import GPUMonCore
 
 /// A request on the control socket: one JSON object on one line.
 public struct ControlRequest: Codable, Sendable, Equatable {
-    /// `status`, `ping`, `released` (a VM let go of functions), `reset`, `clear`.
+    /// `status`, `ping`, `released` (a VM let go of functions), `started` (a VM run began), `gate` (may a VM
+    /// about to start have these functions?), `reset`, `clear`.
     public var command: String
     /// `released`: where the news came from (`hook`, `log`, `process`).
     public var source: String?
-    /// `released`: the libvirt domain.
+    /// `released`, `started`, `gate`: the libvirt domain.
     public var domain: String?
     /// `released`, `reset`, `clear`: the functions concerned (`0000:01:00.0`).
     public var addresses: [String]?

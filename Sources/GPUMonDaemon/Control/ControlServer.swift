@@ -226,11 +226,11 @@ private struct ConnectionHandler: Sendable {
         switch request.command {
         case "ping": return ControlResponse(ok: true)
         case "status": return ControlResponse(ok: true, status: await enforcer.status())
-        case "released", "reset", "clear":
+        case "released", "started", "gate", "reset", "clear":
             return await ControlCommands.handle(request, lifecycle: lifecycle, enforcer: enforcer)
         default:
             return .failure("unknown command \"\(request.command.prefix(64))\": expected status, ping, "
-                + "released, reset or clear")
+                + "released, started, gate, reset or clear")
         }
     }
 

@@ -187,12 +187,13 @@ public actor Enforcer {
     /// Returns once the actor has processed everything queued before the call: the watchdog's liveness probe.
     public func ping() -> Bool { true }
 
-    /// The daemon's status report: a fresh read of sysfs with the daemon's view added.
-    public func status() -> StatusReport {
+    /// The daemon's status report: a fresh read of sysfs with the daemon's view added. `withNames: false` skips
+    /// the device names from pci.ids (parsing that file is most of the cost; the admission gate needs no names).
+    public func status(withNames: Bool = true) -> StatusReport {
         rescan()
         var report = StatusReport.build(
             config: config, topology: topology, problems: [], selection: selection,
-            names: PCIIDDatabase(tree: FileTree(root: "/")), includeUnselected: true)
+            names: withNames ? PCIIDDatabase(tree: FileTree(root: "/")) : PCIIDDatabase(), includeUnselected: true)
         report.source = "daemon"
         let now = ContinuousClock.now
         let holders = VFIOHolderScanner(proc: environment.proc, sysfs: environment.sysfs).holders()

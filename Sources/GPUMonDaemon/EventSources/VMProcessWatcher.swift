@@ -59,8 +59,13 @@ public struct VMProcessWatcher: Service {
                         } else if event.name == "vfio" && event.has(InotifyMask.create) {
                             try? watcher.watchVFIODirectory(inotify)
                         } else if let number = Int(event.name), event.has(InotifyMask.open) {
+                            let (fresh, gone) = await tracker.groupOpened(number)
+                            // A new holder is a new VM run on the group's functions (the VM-run identity).
+                            for (pid, groups, name) in fresh {
+                                await watcher.started(pid: pid, name: name, groups: groups)
+                            }
                             // A process that exited before the filter named it is released here.
-                            for (pid, groups, name) in await tracker.groupOpened(number) {
+                            for (pid, groups, name) in gone {
                                 await watcher.released(pid: pid, name: name, groups: groups)
                             }
                         } else if event.name == "devices" && event.has(InotifyMask.create) {
@@ -114,8 +119,19 @@ public struct VMProcessWatcher: Service {
         logger.info("VM process exited", metadata: [
             "pid": "\(pid)", "process": "\(name)", LogKey.group: "\(groups.sorted())",
         ])
-        await lifecycle.release(ReleaseSignal(source: .process, domain: "pid \(pid) (\(name))", addresses: addresses,
-            reason: "process exited"))
+        await lifecycle.submit(ReleaseSignal(source: .process, domain: name, addresses: addresses,
+            reason: "process \(pid) exited"))
+    }
+
+    func started(pid: Int32, name: String, groups: Set<Int>) async {
+        let (_, topology, selection) = await enforcer.view()
+        let addresses = selection.selectedAddresses.filter { topology[$0]?.iommuGroup.map(groups.contains) == true }
+        guard !addresses.isEmpty else { return }
+        logger.info("VM process opened its group", metadata: [
+            "pid": "\(pid)", "domain": "\(name)", LogKey.group: "\(groups.sorted())",
+        ])
+        await lifecycle.submit(ReleaseSignal(source: .process, domain: name, addresses: addresses,
+            reason: "process \(pid) opened the group", kind: .started))
     }
 }
 
@@ -128,9 +144,14 @@ actor HolderTracker {
     private let logger: Logger
     private var groupsByPID: [Int32: Set<Int>] = [:]
     private var names: [Int32: String] = [:]
+    /// Where libvirt keeps `<domain>.pid` (`/run/libvirt/qemu`).
+    private let libvirtRun: FileTree
+    private let ownPID = getpid()
 
-    init(proc: FileTree, exits: ProcExitStream, logger: Logger) {
+    init(proc: FileTree, exits: ProcExitStream, logger: Logger,
+        libvirtRun: FileTree = FileTree(root: "/run/libvirt/qemu")) {
         self.proc = proc
+        self.libvirtRun = libvirtRun
         self.scanner = VFIOHolderScanner(proc: proc)
         self.exits = exits
         self.logger = logger
@@ -139,22 +160,28 @@ actor HolderTracker {
     func rescan() {
         var fresh: [Int32: Set<Int>] = [:]
         for (group, pids) in scanner.holders() {
-            for pid in pids { fresh[pid, default: []].insert(group) }
+            for pid in pids where pid != ownPID { fresh[pid, default: []].insert(group) }
         }
         for pid in fresh.keys where names[pid] == nil { names[pid] = processName(pid) }
         groupsByPID = fresh
         _ = updateFilter()
     }
 
-    /// A group was opened: its holders are new (or more). Returns holders that exited before the filter was
-    /// updated (their exit event was dropped by the old filter).
-    func groupOpened(_ group: Int) -> [(Int32, Set<Int>, String)] {
+    /// A group was opened: its holders are new (or more). Returns the processes that hold the group for the first
+    /// time, and the holders that exited before the filter was updated (their exit event was dropped by the old
+    /// filter).
+    func groupOpened(_ group: Int) -> (fresh: [(Int32, Set<Int>, String)], gone: [(Int32, Set<Int>, String)]) {
+        var fresh: [(Int32, Set<Int>, String)] = []
         // The open may be QEMU's; reading /proc right away finds the descriptor it just got.
-        for pid in scanner.holders()[group] ?? [] {
+        // gpumon itself opens the group for a VFIO hot reset: that is no VM run (seen in the lab: counting it
+        // as a start made the stop's late signals look like a second stop, and reset the slot twice).
+        for pid in scanner.holders()[group] ?? [] where pid != ownPID {
+            if groupsByPID[pid]?.contains(group) != true { fresh.append((pid, [group], "")) }
             groupsByPID[pid, default: []].insert(group)
             if names[pid] == nil { names[pid] = processName(pid) }
         }
-        return updateFilter()
+        let gone = updateFilter()
+        return (fresh.map { ($0.0, $0.1, names[$0.0] ?? "pid \($0.0)") }, gone)
     }
 
     /// The groups a process held when it exited, or `nil` for a process that held none.
@@ -185,7 +212,25 @@ actor HolderTracker {
         return gone.map { ($0.key, $0.value, names.removeValue(forKey: $0.key) ?? "?") }
     }
 
+    /// The libvirt domain a VMM process runs (`instance-0000001a`), else `pid N (comm)`: every log line and
+    /// alert about its stop names it. Read while the process lives: its `/proc` entry is gone at the exit.
     private func processName(_ pid: Int32) -> String {
-        ((try? proc.readString("\(pid)/comm")) ?? nil) ?? "?"
+        if let domain = QEMUDomainName.domain(ofPID: pid, proc: proc, libvirtRun: libvirtRun) { return domain }
+        return "pid \(pid) (\(((try? proc.readString("\(pid)/comm")) ?? nil) ?? "?"))"
+    }
+}
+
+/// Names the libvirt domain of a QEMU process.
+enum QEMUDomainName {
+    /// `/run/libvirt/qemu/<domain>.pid` holding `pid`, else `-name guest=<domain>,…` in its command line.
+    static func domain(ofPID pid: Int32, proc: FileTree, libvirtRun: FileTree) -> String? {
+        if let names = (try? libvirtRun.list("")) ?? nil {
+            for name in names where name.hasSuffix(".pid") && name.count > 4 {
+                let text = ((try? libvirtRun.readString(name, maxBytes: 64)) ?? nil) ?? ""
+                if Int32(text.filter { !$0.isWhitespace }) == pid { return String(name.dropLast(4)) }
+            }
+        }
+        guard let bytes = (try? proc.readBytes("\(pid)/cmdline", maxBytes: 1 << 20)) ?? nil else { return nil }
+        return QEMUCommandLine.guestName(arguments: bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
     }
 }

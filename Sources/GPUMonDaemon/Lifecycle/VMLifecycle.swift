@@ -1,12 +1,17 @@
 public import GPUMonCore
 public import Logging
+public import ServiceLifecycle
 
-/// Turns VM-stop signals into at most one verified reset per stop, within the budget.
+/// Turns VM-stop signals into at most one verified reset per stop, within the budget, and answers the admission
+/// gate (`gpumon hook` on `prepare begin`).
 ///
-/// Signals for one stop arrive from up to three sources (domain log, hook, process exit) within moments of each
-/// other: the first one for a slot starts the handling, the others within `dedupe_window` (or while it runs) are
-/// the same stop. Resets run here, off the enforcer, which leaves the slot alone meanwhile and reconciles it
-/// after.
+/// Signals for one stop arrive from up to three sources (domain log, hook, process exit), in any order and with
+/// any delay. They are told apart by VM run, not by time: a stop is new exactly when the slot was started again
+/// after the last stop handled (a `starting up` log header, the hook's `prepare begin`, a new process opening the
+/// group); every other stop signal is the same stop. So a second run that dies seconds after the first one's
+/// reset is reset and counted, and a late duplicate is never a second reset. Resets run here, off the enforcer,
+/// which leaves the slot alone meanwhile and reconciles it after; different slots are handled concurrently
+/// (``HandlingService``), one reset at a time per bridge.
 public actor VMLifecycle {
     private var config: Config
     let enforcer: Enforcer
@@ -17,18 +22,26 @@ public actor VMLifecycle {
     private let metrics: DaemonMetrics
     private let logger: Logger
     let dryRun: Bool
-    /// Monotonic for the dedupe window, wall for the persisted budget (issue 10, defect 10).
+    /// Monotonic for intervals, wall for the persisted budget (issue 10, defect 10).
     private let clock: any DaemonClock
-    /// Monotonic seconds of the last stop handled per slot.
-    private var lastRelease: [PCISlot: Double] = [:]
     /// Set when `resets.json` was damaged at start: alerted once in ``start()``.
     private var loadProblem: String?
+    /// A counter ordering starts and handled stops (a clock could step; this cannot).
+    private var sequence: UInt64 = 0
+    /// Per slot: the sequence number of the latest start seen, and of the latest stop handled.
+    private var lastStart: [PCISlot: UInt64] = [:]
+    private var lastHandled: [PCISlot: UInt64] = [:]
+    /// Per slot: the domain of the latest start, to name stops whose source does not know it.
+    private var domains: [PCISlot: String] = [:]
     var busy: Set<PCISlot> = []
     /// Bridges a reset is working below: one reset at a time per bridge (a bus reset or a rescan there affects
     /// every slot behind it).
     private var bridgesInUse: Set<PCIAddress> = []
     /// Recent kernel-log lines about PCI devices (from /dev/kmsg), for the stuck check.
     private var kernelLines: [String] = []
+    /// Stops claimed by ``submit(_:)``, handled by ``HandlingService`` (concurrently per slot).
+    private let work: AsyncStream<(ReleaseSignal, [PCISlot])>
+    private let workInput: AsyncStream<(ReleaseSignal, [PCISlot])>.Continuation
 
     public init(config: Config, enforcer: Enforcer, engine: ResetEngine, store: ResetBudgetStore, alerts: AlertCenter,
         metrics: DaemonMetrics, logger: Logger, dryRun: Bool, clock: any DaemonClock = SystemClock()) {
@@ -45,6 +58,7 @@ public actor VMLifecycle {
         self.budget = loaded.budget
         self.loadProblem = loaded.problem
         if let problem = loaded.problem { logger.error("\(problem)") }
+        (work, workInput) = AsyncStream.makeStream()
     }
 
     public func reload(_ newConfig: Config) { config = newConfig }
@@ -92,40 +106,183 @@ public actor VMLifecycle {
         if kernelLines.count > 200 { kernelLines.removeFirst(kernelLines.count - 200) }
     }
 
-    /// One VM-stop signal.
+    /// One VM start or stop signal, handled before returning (tests, `gpumon reset` without a daemon). The daemon's
+    /// sources use ``submit(_:)``, which does not wait for the reset.
     public func release(_ signal: ReleaseSignal) async {
-        metrics.release(source: signal.source.rawValue)
-        let (config, topology, selection) = await enforcer.view()
-        let selected = signal.addresses.filter { selection.isSelected($0) || selection.missing[$0] != nil }
-        guard !selected.isEmpty else {
-            logger.debug("release signal for unselected functions", metadata: ["source": "\(signal.source.rawValue)"])
-            return
-        }
-        let now = clock.monotonic()
-        for slot in Set(selected.map(\.slot)).sorted(by: { $0.description < $1.description }) {
-            let functions = selection.selectedAddresses.filter { $0.slot == slot }
-            if busy.contains(slot) || (lastRelease[slot].map { now - $0 < config.reset.dedupeWindow.seconds } ?? false) {
-                logger.info("same stop, already handled", metadata: [
-                    LogKey.device: "\(slot)", "source": "\(signal.source.rawValue)",
+        let slots = claim(signal)
+        await handle(signal, slots: slots)
+    }
+
+    /// One VM start or stop signal: decided at once (so a gate question asked right after sees the stop as due),
+    /// handled by ``HandlingService``.
+    public func submit(_ signal: ReleaseSignal) {
+        let slots = claim(signal)
+        // A stop with no new slot still goes through: its "same stop" line is logged by the handling side.
+        if !slots.isEmpty || !sameStop.isEmpty { workInput.yield((signal, slots)) }
+    }
+
+    /// The VM-run identity, with no suspension point: records a start, or returns the slots for which this stop
+    /// is a new one and marks them busy.
+    func claim(_ signal: ReleaseSignal) -> [PCISlot] {
+        let slots = Set(signal.addresses.map(\.slot)).sorted { $0.description < $1.description }
+        if signal.kind == .started || signal.includesStart {
+            sequence += 1
+            for slot in slots {
+                lastStart[slot] = sequence
+                if let domain = signal.domain { domains[slot] = domain }
+            }
+            if signal.kind == .started {
+                logger.debug("VM started", metadata: [
+                    "slots": "\(slots.map(\.description))", "source": "\(signal.source.rawValue)",
                     "domain": "\(signal.domain ?? "-")",
                 ])
+                return []
+            }
+        }
+        metrics.release(source: signal.source.rawValue)
+        var new: [PCISlot] = []
+        for slot in slots {
+            let startedSinceHandled = lastHandled[slot].map { handled in (lastStart[slot] ?? 0) > handled } ?? true
+            guard !busy.contains(slot), startedSinceHandled else {
+                sameStop.append((slot, signal))
                 continue
             }
-            lastRelease[slot] = now
+            sequence += 1
+            lastHandled[slot] = sequence
             busy.insert(slot)
-            await handleStop(slot: slot, functions: functions, signal: signal, config: config, topology: topology)
-            busy.remove(slot)
-            // The window runs from the end of the handling too: the other sources' signals for this stop may
-            // have queued behind a long reset.
-            lastRelease[slot] = clock.monotonic()
+            new.append(slot)
+        }
+        return new
+    }
+
+    /// Stop signals found to be the same stop, logged by the next ``handle(_:slots:)`` once it knows which slots
+    /// gpumon selects (claim cannot ask the enforcer without a suspension point).
+    private var sameStop: [(PCISlot, ReleaseSignal)] = []
+
+    /// Handles the slots ``claim(_:)`` gave for `signal`, concurrently.
+    func handle(_ signal: ReleaseSignal, slots: [PCISlot]) async {
+        let (config, topology, selection) = await enforcer.view()
+        let selectedSlots = Set(selection.selectedAddresses.map(\.slot))
+        for (slot, same) in sameStop where selectedSlots.contains(slot) {
+            logger.info("same stop, already handled", metadata: [
+                LogKey.device: "\(slot)", "source": "\(same.source.rawValue)",
+                "domain": "\(same.domain ?? domains[slot] ?? "-")",
+            ])
+        }
+        sameStop.removeAll()
+        await withTaskGroup(of: Void.self) { group in
+            for slot in slots {
+                let functions = selection.selectedAddresses.filter { $0.slot == slot }
+                guard !functions.isEmpty else {
+                    busy.remove(slot)
+                    continue
+                }
+                group.addTask {
+                    await self.handleStop(slot: slot, functions: functions, signal: signal, config: config,
+                        topology: topology)
+                    await self.finished(slot)
+                }
+            }
         }
     }
+
+    private func finished(_ slot: PCISlot) { busy.remove(slot) }
+
+    /// Runs the stops ``submit(_:)`` queued, each slot's in its own child task.
+    public struct HandlingService: Service {
+        let lifecycle: VMLifecycle
+        public init(lifecycle: VMLifecycle) { self.lifecycle = lifecycle }
+
+        public func run() async throws {
+            let lifecycle = self.lifecycle
+            await withDiscardingTaskGroup { group in
+                for await (signal, slots) in lifecycle.work.cancelOnGracefulShutdown() {
+                    group.addTask { await lifecycle.handle(signal, slots: slots) }
+                }
+            }
+        }
+    }
+
+    // MARK: - The admission gate
+
+    /// `gate`: whether a VM about to start (`prepare begin`, incoming `migrate begin`) may have `addresses`.
+    /// Waits, up to `[libvirt] gate_timeout`, while a reset runs or is due or a claim is due; then answers.
+    /// `ok` means allowed; a refusal's `error` is the one line the hook prints. A VM allowed through counts as a
+    /// start of its slots (the VM-run identity).
+    public func gate(domain: String, addresses: [PCIAddress]) async -> ControlResponse {
+        let deadline = ContinuousClock.now + config.libvirt.gateTimeout
+        let started = ContinuousClock.now
+        var waited = false
+        while true {
+            let verdicts = await gateVerdicts(addresses)
+            let refusal = verdicts.first { if case .refuse = $0.1 { return true } else { return false } }
+            let waiting = verdicts.first { $0.1.isWait }
+            let metadata: Logger.Metadata = ["domain": "\(domain)"]
+            if let (address, verdict) = refusal ?? (ContinuousClock.now >= deadline ? waiting : nil) {
+                let line: String
+                switch verdict {
+                case .refuse(let reason, let fix):
+                    line = GateDecision.refusalLine(address: address, domain: domain, reason: reason, fix: fix)
+                case .wait(let reason):
+                    line = GateDecision.refusalLine(address: address, domain: domain,
+                        reason: "still not ready after gate_timeout \(ConfigDuration.format(config.libvirt.gateTimeout)) (\(reason))",
+                        fix: "`gpumon status \(address)`; start the VM again once it is ok")
+                case .ready:
+                    line = ""
+                }
+                if config.libvirt.gate == .warn {
+                    logger.warning("gate (warn): allowing the start anyway: \(line)", metadata: metadata)
+                    startedThroughGate(domain: domain, addresses: addresses)
+                    return ControlResponse(ok: true, lines: ["warning: " + line])
+                }
+                logger.warning("gate refused a VM start: \(line)", metadata: metadata)
+                return ControlResponse(ok: false, error: line)
+            }
+            if waiting == nil {
+                let ms = Int(started.duration(to: .now).components.seconds * 1000
+                    + started.duration(to: .now).components.attoseconds / 1_000_000_000_000_000)
+                if waited { logger.notice("gate: ready after waiting \(ms) ms", metadata: metadata) }
+                startedThroughGate(domain: domain, addresses: addresses)
+                return ControlResponse(ok: true, lines: waited ? ["ready after waiting \(ms) ms"] : ["ready"])
+            }
+            if !waited, let (address, verdict) = waiting, case .wait(let reason) = verdict {
+                logger.notice("gate: \(address) not ready (\(reason)); the start waits", metadata: metadata)
+            }
+            waited = true
+            // The answer changes when a reset ends or the enforcer claims a function, both inside this process;
+            // re-reading the state every 50 ms bounds the extra latency without a channel between them.
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    private func startedThroughGate(domain: String, addresses: [PCIAddress]) {
+        _ = claim(ReleaseSignal(source: .hook, domain: domain, addresses: addresses, reason: "prepare begin",
+            kind: .started))
+    }
+
+    /// The gate's verdict for each address, from the daemon's status and this actor's state.
+    func gateVerdicts(_ addresses: [PCIAddress]) async -> [(PCIAddress, GateDecision.Verdict)] {
+        let report = await enforcer.status(withNames: false)
+        let flapping = Set(report.daemon?.flapping ?? [])
+        return addresses.map { address in
+            let device = report.devices.first { $0.address == address }
+            let quarantine = budget.quarantined.first { PCIAddress($0.key)?.slot == address.slot }?.value
+            let lifecycle = GateDecision.Lifecycle(
+                resetRunningOrDue: busy.contains(address.slot),
+                quarantine: quarantine.map(\.reason),
+                claimable: !dryRun && !flapping.contains(address.description))
+            return (address, GateDecision.decide(address: address, device: device, lifecycle: lifecycle))
+        }
+    }
+
+    // MARK: - Handling a stop
 
     private func handleStop(slot: PCISlot, functions: [PCIAddress], signal: ReleaseSignal, config: Config,
         topology: PCITopology) async
     {
+        let domain = signal.domain ?? domains[slot] ?? "-"
         let metadata: Logger.Metadata = [
-            LogKey.device: "\(slot)", "source": "\(signal.source.rawValue)", "domain": "\(signal.domain ?? "-")",
+            LogKey.device: "\(slot)", "source": "\(signal.source.rawValue)", "domain": "\(domain)",
             "reason": "\(signal.reason ?? "-")",
         ]
         logger.notice("VM released the slot", metadata: metadata)
@@ -133,7 +290,7 @@ public actor VMLifecycle {
         let groups = Set(functions.compactMap { topology[$0]?.iommuGroup })
         if !(await waitForGroupsFree(groups, timeout: .seconds(10))) {
             alerts.raise(Alert(kind: .inUse, address: functions.first,
-                message: "slot \(slot) was released (\(signal.source.rawValue)) but its group is still held open; not resetting",
+                message: "slot \(slot) was released by \(domain) (\(signal.source.rawValue)) but its group is still held open; not resetting",
                 time: WallClock.now()))
             return
         }
@@ -152,7 +309,7 @@ public actor VMLifecycle {
         let stuck = assessments.filter(\.isStuck)
         if !stuck.isEmpty {
             alerts.raise(Alert(kind: .stuck, address: stuck[0].address, id: fresh[stuck[0].address]?.id,
-                message: "\(slot) stuck after its VM stopped: " + stuck.flatMap(\.reasons).joined(separator: "; "),
+                message: "\(slot) stuck after \(domain) stopped: " + stuck.flatMap(\.reasons).joined(separator: "; "),
                 time: WallClock.now()))
         }
         switch decision {
@@ -161,7 +318,7 @@ public actor VMLifecycle {
             for assessment in stuck { await enforcer.setLifecycleState(assessment.address, .stuck, note: why) }
         case .reset(let why):
             _ = await reset(functions: functions, config: config, topology: fresh, rule: rule, method: nil,
-                why: why, operator: false)
+                why: "\(domain) stopped; \(why)", operator: false)
         }
     }
 
@@ -280,7 +437,6 @@ public actor VMLifecycle {
         for function in functions where clearedSlots.contains(function.slot) && !busy.contains(function.slot) {
             await enforcer.setLifecycleState(function, nil)
         }
-        for (slot, _) in lastRelease where slots.contains(slot) { lastRelease[slot] = nil }
         if !clearedSlots.isEmpty { _ = persist() }
         return addresses.filter { clearedSlots.contains($0.slot) }
     }

@@ -154,6 +154,43 @@ extension HostDoctor {
             + "gpumon daemon cannot see VMs stop", fix: fix)
     }
 
+    /// Domains defined on this host that pass selected functions with `<hostdev managed='yes'>`: libvirt then
+    /// binds vfio-pci itself at start and rebinds the host driver at stop, unless the function was already on
+    /// vfio-pci at start. With gpumon's daemon running it always is, so this is fine; without it, each stop hands
+    /// the GPU back to the host driver. One check per domain, so the operator sees which ones.
+    func libvirtManaged() -> [DoctorCheck] {
+        guard let selection else { return [] }
+        let selected = Set(selection.selectedAddresses)
+        var checks: [DoctorCheck] = []
+        for (path, text) in snapshot.files(under: HostInspector.libvirtDomainDirectory + "/") {
+            // Only the directory's own files (autostart/ holds links to the same definitions).
+            guard !path.dropFirst(HostInspector.libvirtDomainDirectory.count + 1).contains("/") else { continue }
+            let managed = Self.managedHostdevs(in: text).filter(selected.contains)
+            guard !managed.isEmpty else { continue }
+            let domain = String(path.split(separator: "/").last?.dropLast(4) ?? "?")
+            checks.append(DoctorCheck("libvirt-managed", subject: domain, .pass,
+                "domain \(domain) passes \(managed.map(\.description).joined(separator: ", ")) with managed='yes': "
+                    + "libvirt binds vfio-pci at start and rebinds the host driver at stop unless the device is already "
+                    + "on vfio-pci; gpumon daemon keeps it there, so this works while gpumon runs",
+                fix: ["to say so explicitly (and not depend on gpumon running): managed='no' in the domain, or in "
+                    + "Nova's [pci] device_spec add \"managed\": \"no\""]))
+        }
+        return checks
+    }
+
+    /// The PCI functions of `<hostdev … managed='yes'>` elements in a domain XML.
+    static func managedHostdevs(in xml: String) -> [PCIAddress] {
+        var found: [PCIAddress] = []
+        for chunk in xml.split(separator: "<hostdev").dropFirst() {
+            let tagEnd = chunk.firstIndex(of: ">") ?? chunk.endIndex
+            let tag = chunk[..<tagEnd]
+            guard tag.contains("managed='yes'") || tag.contains("managed=\"yes\"") else { continue }
+            let body = chunk.firstRange(of: "</hostdev>").map { chunk[..<$0.upperBound] } ?? chunk
+            found += DomainXMLScanner.pciHostdevAddresses(in: "<hostdev" + body)
+        }
+        return found
+    }
+
     func service() -> DoctorCheck {
         let paths = snapshot.existingPaths
         if paths.contains("etc/systemd/system/multi-user.target.wants/gpumon.service") {

@@ -28,7 +28,9 @@ public struct HostDoctor: Sendable {
         checks += groups()
         checks += drivers()
         checks += resets()
-        checks += [libvirt(), service()]
+        checks += [libvirt()]
+        checks += libvirtManaged()
+        checks += [service()]
         return checks
     }
 
