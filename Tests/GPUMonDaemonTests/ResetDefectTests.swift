@@ -252,3 +252,23 @@ func hold(_ proc: FileTree, _ node: String, pid: Int) {
     try? proc.createDirectory("\(pid)/fd")
     try? proc.createSymlink("\(pid)/fd/17", target: node)
 }
+
+/// Issue 10, defect 8, in the enforcer: a console card whose attributes became unreadable is not a reason to
+/// take its audio function (before: the unreadable function was dropped and the audio function claimed).
+@Suite struct UnreadableDeviceEnforcerTests {
+    @Test func anAddEventForAnUnreadableConsoleCardClaimsNothingOfItsSlot() async throws {
+        let sys = try HostFixtures.sharedIDsBootVGAHost()
+        let h = try Harness(sys: sys, config: "[[gpu]]\nids = [\"10de:1aef\"]\n")
+        await h.enforcer.reconcileAll(reason: "start")
+        #expect(try h.driver("0000:01:00.1") == "snd_hda_intel", "the console card's audio is excluded")
+        h.faulty.resetLog()
+        let console = try PCIAddress(parsing: "0000:01:00.0")
+        try sys.setAttribute(console, "revision", "garbage\n")
+        await h.enforcer.handle(PCIEvent(action: .add, address: console, driver: nil, id: nil))
+        await h.enforcer.handle(PCIEvent(action: .add, address: try PCIAddress(parsing: "0000:01:00.1"), driver: nil, id: nil))
+        #expect(!h.faulty.attempts.contains { $0.contains("0000:01:00.") }, "\(h.faulty.attempts)")
+        #expect(try h.driver("0000:01:00.1") == "snd_hda_intel")
+        let status = await h.enforcer.status()
+        #expect(status.devices.first { $0.address.description == "0000:01:00.1" }?.selected == false)
+    }
+}

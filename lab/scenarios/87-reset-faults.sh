@@ -1,6 +1,6 @@
 # lab-group: lifecycle
 # lab-needs: gpumon
-# lab-timeout: 240
+# lab-timeout: 480
 #
 # Reset safety under faults, on the real kernel (issue 10). Runs after kill9-reset, which
 # leaves vfio-pci registered before bochs and snd_hda_intel (remove-rescan allowed).
@@ -53,7 +53,9 @@ gd_alerts_count f0 reset-failed
 lab_uevents_start "$LAB_TMP/uevents-fail"
 out=$("$GPUMON_BIN" reset $GPU --method remove-rescan 2>&1); rc=$?
 echo "$out"
-kill $spid; wait $spid 2>/dev/null
+# strace detaches from every thread of the daemon on SIGTERM; under load that can take a while
+kill $spid; wait_until 30 eval '! kill -0 $spid' || { note "strace still attached after 30 s: SIGKILL"; kill -KILL $spid; }
+wait $spid 2>/dev/null
 check_eq "the reset reports a failure" "$rc" 1
 check_match "... and the in-process repair" "$out" "repaired in-process: rescanned .*removed dynamic IDs"
 check_cmd "both on vfio-pci right after" gd_both_vfio

@@ -251,7 +251,8 @@ public struct ResetEngine: Sendable {
             let bus = try sysfs.list("\(bridgeDir)/pci_bus")?.first
         else { throw StepError(description: "bridge \(bridge) has no secondary bus in sysfs") }
         let busDirectory = "\(bridgeDir)/pci_bus/\(bus)"
-        try checkNotHeld(functions)
+        // Holders are checked right before each `remove` (the destructive writes); a holder found there is
+        // handled by the repair like any other failure (the dynamic IDs come out again).
         let texts = ids.map { "\($0.vendorHex) \($0.deviceHex)" }
         // Functions a dynamic ID would capture: unselected, unbound, same ID (a second card's console GPU).
         let exposed = ClaimExecutor.unboundUnselected(sysfs: sysfs, matching: Set(ids), isSelected: isSelected)
