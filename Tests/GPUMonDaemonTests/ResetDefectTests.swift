@@ -118,7 +118,7 @@ import Testing
         try await again.stop(["0000:01:00.0", "0000:01:00.1"])
         #expect(again.base.kernel.resets.isEmpty)
         _ = await again.lifecycle.clear([try PCIAddress(parsing: "0000:01:00.0")])
-        try await again.stop(["0000:01:00.0", "0000:01:00.1"])
+        try await again.run(["0000:01:00.0", "0000:01:00.1"])
         #expect(again.base.kernel.resets.count == 1, "cleared: resets again")
     }
 
@@ -191,7 +191,8 @@ import Testing
     }
 
     /// Defect 10. Before: the dedupe window compared wall-clock times: after the clock stepped back an hour, every
-    /// stop for an hour was "the same stop".
+    /// stop for an hour was "the same stop". Now a stop is new when its slot started again (the VM-run identity):
+    /// no clock is involved at all, and a run after the step is reset.
     @Test func aBackwardWallClockStepDoesNotSwallowStops() async throws {
         let sys = try rtxHostOnVFIO()
         let clock = TestClock()
@@ -201,7 +202,7 @@ import Testing
         try await h.stop(["0000:01:00.0", "0000:01:00.1"])
         clock.wallNow -= 3600
         clock.monotonicNow += 60
-        try await h.stop(["0000:01:00.0", "0000:01:00.1"])
+        try await h.run(["0000:01:00.0", "0000:01:00.1"])
         #expect(h.base.kernel.resets.count == 2, "\(h.base.kernel.resets)")
     }
 
@@ -215,10 +216,10 @@ import Testing
         await h.base.enforcer.reconcileAll(reason: "start")
         try await h.stop(["0000:01:00.0", "0000:01:00.1"])
         clock.wallNow -= 3600
-        try await h.stop(["0000:01:00.0", "0000:01:00.1"])
+        try await h.run(["0000:01:00.0", "0000:01:00.1"])
         #expect(h.base.kernel.resets.count == 1, "within min_interval of the step: deferred")
         clock.advance(61)
-        try await h.stop(["0000:01:00.0", "0000:01:00.1"])
+        try await h.run(["0000:01:00.0", "0000:01:00.1"])
         #expect(h.base.kernel.resets.count == 2, "min_interval after the step, not an hour")
     }
 

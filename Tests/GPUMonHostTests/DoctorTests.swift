@@ -20,6 +20,13 @@ import Testing
         let root = try FakeHostRoot(distro, firmware: firmware, loadedModules: ["vfio", "vfio_iommu_type1", "vfio_pci"])
         let planned = try planSetup(root)
         #expect(applySetup(root, planned.plan).failure == nil)
+        // The fake runner only records `dracut -f` / `update-initramfs -u`: rebuild the image here, as they would,
+        // so it is not older than the vfio.conf setup just wrote (mtimes are whole seconds: without this the check
+        // failed whenever the root was made and the conf written on two sides of a second boundary).
+        let release = root.read("proc/sys/kernel/osrelease")?.split(separator: "\n").first.map(String.init) ?? ""
+        for image in ["boot/initramfs-\(release).img", "boot/initrd.img-\(release)"] where root.read(image) != nil {
+            try root.write("", to: image)
+        }
         try root.write(FakeHostRoot.stockCmdline(distro) + " intel_iommu=on iommu=pt modprobe.blacklist=nouveau,nvidia,nvidia_drm\n",
             to: "proc/cmdline")
         for address in ["0000:01:00.0", "0000:01:00.1"] { try root.sysfs.bind(try PCIAddress(parsing: address), to: "vfio-pci") }
