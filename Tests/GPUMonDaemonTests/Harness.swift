@@ -57,6 +57,11 @@ struct Harness {
         try proc.tree.createSymlink("\(pid)/fd/\(fd)", target: node)
     }
 
+    /// The holder from ``holdGroup(_:pid:)`` closes the group (exits).
+    func releaseGroup(_ group: Int, pid: Int = 4242) throws {
+        try proc.tree.removeFile("\(pid)/fd/17")
+    }
+
     /// A host driver binds the function behind gpumon's back, and the kernel sends the bind event.
     func grab(_ address: String, by driver: String) async throws {
         let pci = try PCIAddress(parsing: address)

@@ -64,6 +64,10 @@ import Testing
         let refused = await h.lifecycle.operatorReset([try PCIAddress(parsing: "0000:01:00.0")], method: nil, dryRun: false)
         #expect(!refused.ok)
         #expect(refused.lines?.first?.contains("held open by a process") == true)
+        // The holder's real stop comes later, with no new start seen in between: it is still a new stop.
+        try h.base.releaseGroup(1)
+        try await h.stop(["0000:01:00.0"], source: .process)
+        #expect(h.base.kernel.resets.count == 1, "the stop after an in-use one was taken for the same stop")
     }
 
     @Test func tenStopsGiveExactlyMaxResetsThenQuarantineThatSurvivesARestart() async throws {

@@ -289,6 +289,9 @@ public actor VMLifecycle {
         // The log line or the hook can precede QEMU closing the group by a moment.
         let groups = Set(functions.compactMap { topology[$0]?.iommuGroup })
         if !(await waitForGroupsFree(groups, timeout: .seconds(10))) {
+            // The VM (or whoever holds the group) still runs: this was not its stop, which is still to come and
+            // must count as new (lab: a process still holding the group after a hook stop was never reset).
+            lastHandled[slot] = nil
             alerts.raise(Alert(kind: .inUse, address: functions.first,
                 message: "slot \(slot) was released by \(domain) (\(signal.source.rawValue)) but its group is still held open; not resetting",
                 time: WallClock.now()))
