@@ -1,5 +1,5 @@
 import Dispatch
-public import SystemPackage
+import SystemPackage
 
 /// Uevents from a ``UdevMonitor`` as an `AsyncSequence`.
 ///

@@ -1,4 +1,4 @@
-public import HostFS
+import HostFS
 internal import TOMLKit
 
 /// Reads and validates a TOML config. Every problem becomes one ``ConfigError`` naming file, line and key;

@@ -1,4 +1,4 @@
-public import GPUMonCore
+import GPUMonCore
 public import Logging
 
 #if canImport(Glibc)
