@@ -1,5 +1,5 @@
 internal import CUdev
-public import SystemPackage
+import SystemPackage
 
 /// A libudev monitor filtered to one subsystem.
 ///
