@@ -19,6 +19,9 @@ for c in $caps; do c=${c#CAP_}; bounding+=",+${c,,}"; done
 note "bounding set: $bounding; umask $umask_value"
 gd_stop
 rm -f "$GD_PROM"
+# The lab's own config with the kernel as uevent source: daemon-udev, before this, left uevent_source = "udev"
+# with systemd-udevd stopped.
+GD_DAEMON_EXTRA='uevent_source = "kernel"' gd_config
 real=$GPUMON_BIN
 cat >"$GD_DIR/hardened" <<EOS
 #!/bin/bash
