@@ -85,7 +85,7 @@ public struct Daemon {
             ControlServer(path: socketPath, listener: listener, enforcer: enforcer, lifecycle: lifecycle, logger: logger),
             ReloadService(configPath: options.configPath, initial: config, enforcer: enforcer, lifecycle: lifecycle,
                 alerts: alerts, logger: logger),
-            WatchdogService(enforcer: enforcer),
+            WatchdogService(enforcer: enforcer, controlSocket: socketPath, logger: logger),
             KernelLogService(lifecycle: lifecycle, logger: logger),
             VMLifecycle.HandlingService(lifecycle: lifecycle),
             VMProcessWatcher(proc: options.proc, enforcer: enforcer, lifecycle: lifecycle, logger: logger),

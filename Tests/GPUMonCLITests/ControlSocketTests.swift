@@ -1,5 +1,7 @@
 import Foundation
 import GPUMonTestSupport
+import HostFS
+import GPUMonCore
 import Testing
 
 /// The control socket against hostile or clumsy local clients: early closes, resets, trickled requests, a descriptor
@@ -181,5 +183,54 @@ extension DaemonCommandTests {
             as? [String: Any])?["devices"] as? [[String: Any]])
         #expect(devices.filter { $0["selected"] as? Bool == true }.count == 2, "not even the selection changed")
         #expect(devices.allSatisfy { $0["target_driver"] as? String == "vfio-pci" })
+    }
+}
+
+extension DaemonCommandTests {
+    /// Defect 1: `WATCHDOG=1` kept arriving while status requests hung behind a sysfs read that never returned.
+    /// Here `driver_override` becomes a FIFO nobody writes: the enforcer blocks in it on the next status, and the
+    /// pings must stop within one watchdog interval.
+    @Test func theWatchdogStopsWhenTheEnforcerIsStuck() throws {
+        let dir = "/tmp/gpumon-wd-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let notify = TestSocket.bound(dir + "/notify", type: SOCK_DGRAM)
+        try #require(notify >= 0)
+        defer { close(notify) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(notify, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let sys = try HostFixtures.rtxHost()
+        let daemon = try start(sys, config: Self.config,
+            environment: ["NOTIFY_SOCKET": dir + "/notify", "WATCHDOG_USEC": "400000"])
+        let override = sys.tree.path(try #require(sys.path(of: PCIAddress(bus: 1, device: 0, function: 0))) + "/driver_override")
+        defer {
+            // Unblock the reader, and put a regular file back so no later read blocks: open the FIFO's write end
+            // first (the blocked reader holds the other), then replace the name, then write.
+            let fd = open(override, O_WRONLY | O_NONBLOCK)
+            try? "(null)\n".write(toFile: override + ".new", atomically: false, encoding: .utf8)
+            rename(override + ".new", override)
+            if fd >= 0 { _ = write(fd, "(null)\n", 7); close(fd) }
+            daemon.process.terminate()
+            daemon.process.waitUntilExit()
+        }
+        /// WATCHDOG=1 messages received during `duration`.
+        func pings(during duration: Duration) -> Int {
+            let end = ContinuousClock.now + duration
+            var count = 0
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while ContinuousClock.now < end {
+                let n = buffer.withUnsafeMutableBytes { recv(notify, $0.baseAddress, $0.count, 0) }
+                if n > 0, String(decoding: buffer[0..<n], as: UTF8.self).contains("WATCHDOG=1") { count += 1 }
+            }
+            return count
+        }
+        #expect(pings(during: .seconds(1)) >= 2, "pings while healthy")
+        try FileManager.default.removeItem(atPath: override)
+        try #require(mkfifo(override, 0o600) == 0)
+        let client = TestSocket.connected(daemon.socket)
+        try #require(client >= 0)
+        defer { close(client) }
+        _ = Array(#"{"command":"status"}"#.utf8 + [10]).withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+        _ = pings(during: .milliseconds(800))  // up to one interval of pings for round trips begun before
+        #expect(pings(during: .seconds(1)) == 0, "pings while the enforcer is stuck in a sysfs read")
     }
 }

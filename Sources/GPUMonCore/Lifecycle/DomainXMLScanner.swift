@@ -165,6 +165,9 @@ struct TagScanner {
             let nameStart = index
             while index < bytes.count, TagScanner.isNameByte(bytes[index]) { index += 1 }
             let name = String(decoding: bytes[nameStart..<index], as: UTF8.self)
+            // Only these elements' attributes are ever read: skipping the others' values saves an allocation per
+            // attribute (a domain XML of 16 MiB of hostdevs took twice as long building them).
+            let keep = name == "hostdev" || name == "address"
             var attributes: [String: String] = [:]
             var selfClosing = false
             // Attributes until `>` (quotes may contain `>`).
@@ -184,7 +187,7 @@ struct TagScanner {
                     selfClosing = false
                     let keyStart = index
                     while index < bytes.count, TagScanner.isNameByte(bytes[index]) { index += 1 }
-                    let key = String(decoding: bytes[keyStart..<index], as: UTF8.self)
+                    let key = keep ? String(decoding: bytes[keyStart..<index], as: UTF8.self) : ""
                     while index < bytes.count, TagScanner.isSpace(bytes[index]) { index += 1 }
                     guard index < bytes.count, bytes[index] == UInt8(ascii: "=") else {
                         if index < bytes.count, keyStart == index { index += 1 }
@@ -198,12 +201,12 @@ struct TagScanner {
                         index += 1
                         let valueStart = index
                         while index < bytes.count, bytes[index] != quote { index += 1 }
-                        attributes[key] = String(decoding: bytes[valueStart..<index], as: UTF8.self)
+                        if keep { attributes[key] = String(decoding: bytes[valueStart..<index], as: UTF8.self) }
                         if index < bytes.count { index += 1 }
                     } else {
                         let valueStart = index
                         while index < bytes.count, TagScanner.isNameByte(bytes[index]) { index += 1 }
-                        attributes[key] = String(decoding: bytes[valueStart..<index], as: UTF8.self)
+                        if keep { attributes[key] = String(decoding: bytes[valueStart..<index], as: UTF8.self) }
                     }
                 }
             }

@@ -16,7 +16,11 @@ public enum ControlClient {
     }
 
     /// Sends one request and waits for the reply, all of it (connect, write, read) within `timeout`.
-    public static func send(_ request: ControlRequest, path: String, timeout: Duration = .seconds(5)) throws(Failure)
+    ///
+    /// The default is generous because it bounds the whole exchange, including the daemon's fresh sysfs read for
+    /// `status` (the old per-read 5 s was too short for that whole under the lab's emulated CPU on a loaded host:
+    /// `gpumon status` fell back to reading sysfs itself). The hook passes its own 800 ms budget.
+    public static func send(_ request: ControlRequest, path: String, timeout: Duration = .seconds(15)) throws(Failure)
         -> ControlResponse
     {
         let deadline = ContinuousClock.now + timeout
