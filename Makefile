@@ -11,12 +11,16 @@ BIN          := .build/release/gpumon
 # `make run` uses the installed config when there is one, else the example shipped in docs/.
 CONFIG       ?= $(if $(wildcard /etc/gpumon/gpumon.toml),/etc/gpumon/gpumon.toml,docs/gpumon.example.toml)
 
-.PHONY: all deps build release run test unit lab verify-units install clean
+.PHONY: all deps test-deps build release run test unit test-placement check-rules lab verify-units install clean
 
 all: build
 
 deps:
 	scripts/install-build-deps
+
+# promtool (Debian's prometheus package) and the venv with a real OpenStack Placement for the tests.
+test-deps:
+	scripts/install-test-deps
 
 build: deps
 	$(SWIFT) build
@@ -37,12 +41,24 @@ run: release
 	  if [ $$rc -eq 1 ]; then echo "(exit 1: a selected device is not ok, or the config selects nothing here)"; \
 	  elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
-# Every test: unit and CLI tests, the shipped unit file, then the kernel lab (a real kernel under QEMU).
-test: unit verify-units lab
+# Every test: unit and CLI tests, the Placement tests against a real Placement, the alert rules, the shipped unit
+# file, then the kernel lab (a real kernel under QEMU).
+test: unit test-placement check-rules verify-units lab
 
-unit: deps
+unit: deps test-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	$(SWIFT) test --skip RealPlacementTests
+
+# gpumon against a real OpenStack Placement (openstack-placement from PyPI, SQLite, noauth2) that the tests start
+# on 127.0.0.1; a missing venv fails the tests, it never skips them (docs/testing.md).
+test-placement: deps test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --filter RealPlacementTests
+
+# The shipped alert rules: syntax, then promtool's unit tests (one test group per rule).
+check-rules: test-deps
+	promtool check rules deploy/prometheus/gpumon.rules.yml
+	promtool test rules deploy/prometheus/gpumon.rules.test.yml
 
 lab: release
 	lab/setup-deps
