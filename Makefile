@@ -19,12 +19,16 @@ GEN          := .build/gen
 # `make run` uses the installed config when there is one, else the example shipped in docs/.
 CONFIG       ?= $(if $(wildcard /etc/gpumon/gpumon.toml),/etc/gpumon/gpumon.toml,docs/gpumon.example.toml)
 
-.PHONY: all deps build release run test unit lab verify-units install install-files gen clean
+.PHONY: all deps test-deps build release run test unit test-placement check-rules lab verify-units install install-files gen clean
 
 all: build
 
 deps:
 	scripts/install-build-deps
+
+# promtool (Debian's prometheus package) and the venv with a real OpenStack Placement for the tests.
+test-deps:
+	scripts/install-test-deps
 
 # No `deps` here: a plain build needs neither root nor apt (`make run`/`make test` install what is missing;
 # `scripts/install-build-deps --check` lists it).
@@ -50,18 +54,30 @@ run: deps release
 	  if [ $$rc -eq 1 ]; then echo "(exit 1: a selected device is not ok, or the config selects nothing here)"; \
 	  elif [ $$rc -ne 0 ]; then exit $$rc; fi
 
-# Every test: unit and CLI tests, the shipped unit file, the packages, then the kernel lab (a real kernel under QEMU).
-test: deps unit verify-units packaging lab
+# Every test: unit and CLI tests, the Placement tests against a real Placement, the alert rules, the shipped unit
+# file, the packages, then the kernel lab (a real kernel under QEMU).
+test: deps unit test-placement check-rules verify-units packaging lab
 
 # A warning in gpumon's own sources fails the build (dependencies' warnings are theirs). A clean clone compiles
 # every file, so CI sees every warning; -warnings-as-errors is not used because SwiftPM passes it to the
 # dependencies too.
-unit: deps
+unit: deps test-deps
 	@mkdir -p .build
 	$(SWIFT) build --build-tests 2>&1 | tee .build/unit-build.log; exit $${PIPESTATUS[0]}
 	@if grep -E '^$(CURDIR)/(Sources|Tests)/.*: warning:' .build/unit-build.log; then \
 	  echo "unit: compiler warnings in gpumon's sources (above)"; exit 1; fi
-	$(SWIFT) test
+	$(SWIFT) test --skip RealPlacementTests
+
+# gpumon against a real OpenStack Placement (openstack-placement from PyPI, SQLite, noauth2) that the tests start
+# on 127.0.0.1; a missing venv fails the tests, it never skips them (docs/testing.md).
+test-placement: deps test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --filter RealPlacementTests
+
+# The shipped alert rules: syntax, then promtool's unit tests (one test group per rule).
+check-rules: test-deps
+	promtool check rules deploy/prometheus/gpumon.rules.yml
+	promtool test rules deploy/prometheus/gpumon.rules.test.yml
 
 # Every scenario on Debian 12's 6.1 and on its 6.12 (docs/kernel-notes.md); both run even if the first fails.
 # The package scenarios install the two .deb builds (an upgrade needs a newer version).

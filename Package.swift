@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Files under an injectable root: sysfs, /etc, /proc. The only module that calls libc for file I/O.
@@ -61,6 +63,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // OpenStack Placement: the Keystone/noauth HTTP client and the sync of `reserved` (docs/placement.md).
+        // async-http-client, not URLSession: see docs/architecture.md.
+        .target(
+            name: "GPUMonPlacement",
+            dependencies: [
+                "GPUMonCore",
+                "HostFS",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // The daemon: event sources, the enforcer, the executor, alerts, metrics, the control socket.
         .target(
             name: "GPUMonDaemon",
@@ -72,6 +89,7 @@ let package = Package(
                 "VFIO",
                 "Kmod",
                 "ProcEvents",
+                "GPUMonPlacement",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -98,6 +116,7 @@ let package = Package(
                 "GPUMonCore",
                 "GPUMonHost",
                 "GPUMonDaemon",
+                "GPUMonPlacement",
                 "HostFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,6 +142,12 @@ let package = Package(
         .testTarget(
             name: "GPUMonDaemonTests",
             dependencies: ["GPUMonDaemon", "GPUMonCore", "HostFS", "GPUMonTestSupport", "Udev", "Kmod",
+                .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "GPUMonPlacementTests",
+            dependencies: ["GPUMonPlacement", "GPUMonCore", "GPUMonDaemon", "HostFS", "GPUMonTestSupport",
                 .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),

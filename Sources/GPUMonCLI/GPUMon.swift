@@ -12,7 +12,7 @@ public struct GPUMon: AsyncParsableCommand {
         version: GPUMonVersion.current,
         subcommands: [
             Status.self, CheckConfig.self, DaemonCommand.self, Reset.self, Clear.self, Hook.self, Doctor.self,
-            Setup.self, UdevMatch.self,
+            Setup.self, UdevMatch.self, PlacementCommand.self,
         ]
     )
 

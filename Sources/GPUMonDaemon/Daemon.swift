@@ -80,7 +80,9 @@ public struct Daemon {
         if let path = config.alerts.textfile, !options.dryRun {
             MetricsTextfile(path: path, metrics: metrics, logger: logger).writeNow()
         }
-        let services: [any Service] = [
+        let fleet = await Daemon.fleetServices(config: config, options: options, enforcer: enforcer,
+            feed: DeviceChangeFeed(), alerts: alerts, metrics: metrics, logger: logger)
+        let services: [any Service] = fleet + [
             UeventService(stream: stream, enforcer: enforcer),
             ControlServer(path: socketPath, listener: listener, enforcer: enforcer, lifecycle: lifecycle, logger: logger),
             ReloadService(configPath: options.configPath, initial: config, enforcer: enforcer, lifecycle: lifecycle,

@@ -88,6 +88,7 @@ public struct Config: Sendable, Equatable {
     public var reset = Reset()
     public var libvirt = Libvirt()
     public var alerts = Alerts()
+    public var placement = Placement()
     /// Where the config was read from, for messages.
     public var source = ""
 

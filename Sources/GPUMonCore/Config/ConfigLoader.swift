@@ -15,7 +15,9 @@ public struct ConfigLoader {
         guard let text else {
             throw ConfigError(file: path, line: 0, key: "", message: "config file does not exist")
         }
-        return try parse(text, file: path)
+        let config = try parse(text, file: path)
+        try checkSecretPermissions(config, path: path)
+        return config
     }
 
     /// Parses config text; `file` is used in messages only.
@@ -36,7 +38,7 @@ public struct ConfigLoader {
 }
 
 /// Walks the parsed table, checking types and values, with the key path at hand for messages.
-private struct ConfigReader {
+struct ConfigReader {
     let file: String
     let lines: KeyLineIndex
     /// Where a missing section would go: errors about absent keys point at the end of the file.
@@ -55,6 +57,7 @@ private struct ConfigReader {
         "reset": ["max_resets", "window", "min_interval", "dedupe_window", "step_timeout", "settle_timeout"],
         "libvirt": ["log_dirs", "gate", "gate_timeout", "gate_when_down"],
         "alerts": ["command", "textfile", "command_timeout"],
+        "placement": Config.Placement.keys,
     ]
 
     mutating func read(_ root: TOMLTable) throws(ConfigError) -> Config {
@@ -165,6 +168,7 @@ private struct ConfigReader {
                 config.alerts.commandTimeout = value
             }
         }
+        config.placement = try readPlacement(root)
         return config
     }
 

@@ -25,6 +25,8 @@ public enum AlertKind: String, Sendable, CaseIterable, Codable {
     case quarantined
     /// The daemon found a reset it had been killed in the middle of, and repaired it.
     case resetRepaired = "reset-repaired"
+    /// Placement could not be read or updated (after bounded retries); gpumon keeps retrying with back-off.
+    case placementSyncFailed = "placement-sync-failed"
 
     /// 128-bit IDs in journald's format (32 hex digits), fixed forever for each kind.
     public var messageID: String {
@@ -41,6 +43,7 @@ public enum AlertKind: String, Sendable, CaseIterable, Codable {
         case .resetFailed: return "6a1f3c2e9b8d4e0fa7c15d2e3b4a5f0a"
         case .quarantined: return "6a1f3c2e9b8d4e0fa7c15d2e3b4a5f0b"
         case .resetRepaired: return "6a1f3c2e9b8d4e0fa7c15d2e3b4a5f0c"
+        case .placementSyncFailed: return "6a1f3c2e9b8d4e0fa7c15d2e3b4a5f0d"
         }
     }
 }

@@ -56,6 +56,8 @@ public actor Enforcer {
     private var claiming: Set<PCIAddress> = []
     /// States the VM-lifecycle side reports (`resetting`, `stuck`, `quarantined`) with why.
     private var lifecycleStates: [PCIAddress: (DeviceState, String)] = [:]
+    /// Told of state changes (per-device metrics, Placement); set once at start.
+    private var changes: DeviceChangeFeed?
 
     public init(config: Config, environment: Environment, logger: Logger, metrics: DaemonMetrics, alerts: AlertCenter) {
         self.config = config
@@ -172,8 +174,12 @@ public actor Enforcer {
 
     /// Records the lifecycle state `status` shows for a function; `nil` clears it.
     public func setLifecycleState(_ address: PCIAddress, _ state: DeviceState?, note: String = "") {
+        let old = lifecycleStates[address]?.0
         lifecycleStates[address] = state.map { ($0, note) }
+        changes?.publish(.lifecycle(address, from: old, to: state))
     }
+
+    public func setChangeFeed(_ feed: DeviceChangeFeed) { changes = feed }
 
     /// IOMMU groups some process holds open right now.
     public func heldGroups() -> Set<Int> { Set(VFIOHolderScanner(proc: environment.proc, sysfs: environment.sysfs).holders().keys) }
@@ -333,6 +339,7 @@ public actor Enforcer {
             }
         }
         metrics.deviceStates(stateCounts())
+        changes?.publish(.enforced)
     }
 
     private func report(_ outcome: ClaimOutcome, id: PCIID) {
