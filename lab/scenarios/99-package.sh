@@ -58,7 +58,7 @@ SC=$LAB_TMP/sc
 mkdir -p "$SC" /run/systemd/system
 cat >"$SC/systemctl" <<'EOF'
 #!/bin/bash
-# lab stand-in for systemctl (see 90-package.sh): records each call, acts like systemd for gpumon.service.
+# lab stand-in for systemctl (see 99-package.sh): records each call, acts like systemd for gpumon.service.
 d=$(dirname "$0")
 echo "$*" >>"$d/calls"
 args=()
