@@ -94,7 +94,8 @@ struct PlacementRun {
         let selection = SelectionResolver.resolve(config, topology: topology)
         var report = StatusReport.build(config: config, topology: topology, problems: problems, selection: selection,
             names: global.pciNames(), includeUnselected: false)
-        let (budget, _) = ResetBudgetStore(stateDirectory: config.daemon.stateDir).load()
+        // Read-only, as `gpumon status` does: a damaged file is reported by the daemon, not repaired from here.
+        let budget = ResetBudgetStore(stateDirectory: config.daemon.stateDir).load(now: WallClock.now(), repair: false).budget
         for index in report.devices.indices where budget.quarantined[report.devices[index].address.description] != nil {
             report.devices[index].state = .quarantined
         }
