@@ -10,6 +10,7 @@ struct LifecycleHarness {
     let base: Harness
     let lifecycle: VMLifecycle
     let stateDirectory: String
+    let metrics = DaemonMetrics()
 
     init(sys: FakeSysfs, config text: String, earlierDrivers: @escaping @Sendable (String) -> [String] = { _ in [] },
         stateDirectory: String? = nil, dryRun: Bool = false, stepTimeout: Duration = .seconds(5),
@@ -28,7 +29,7 @@ struct LifecycleHarness {
             earlierDrivers: earlierDrivers))
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         lifecycle = VMLifecycle(config: base.config, enforcer: base.enforcer, engine: engine,
-            store: ResetBudgetStore(stateDirectory: state), alerts: base.alerts, metrics: DaemonMetrics(),
+            store: ResetBudgetStore(stateDirectory: state), alerts: base.alerts, metrics: metrics,
             logger: logger, dryRun: dryRun, clock: clock)
     }
 

@@ -148,6 +148,9 @@ import Testing
         let answer = await h.lifecycle.gate(domain: "vm", addresses: try addresses(["0000:01:00.0"]))
         #expect(!answer.ok)
         #expect(answer.error?.contains("not vfio-pci, and gpumon is not claiming it") == true, "\(answer.error ?? "")")
+        // The refusal is counted for the fleet's alert rule (deploy/prometheus: gate refusals).
+        let text = h.metrics.render()
+        #expect(text.contains("gpumon_gate_refusals_total{address=\"0000:01:00.0\",reason=\"not-ready\"} 1"), "\(text)")
     }
 }
 

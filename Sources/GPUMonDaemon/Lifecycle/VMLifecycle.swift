@@ -236,6 +236,12 @@ public actor VMLifecycle {
                     return ControlResponse(ok: true, lines: ["warning: " + line])
                 }
                 logger.warning("gate refused a VM start: \(line)", metadata: metadata)
+                // The fleet's "gate refusals" alert reads this counter; the reason label stays a short stable word.
+                if case .wait = verdict {
+                    metrics.gateRefusal(address, reason: "timeout")
+                } else {
+                    metrics.gateRefusal(address, reason: "not-ready")
+                }
                 return ControlResponse(ok: false, error: line)
             }
             if waiting == nil {
