@@ -4,8 +4,9 @@
 #
 # A start while a remove-rescan reset runs: the gate holds `virsh start` at prepare begin
 # until the reset ended, then lets it through; the VM starts with the GPU healthy on
-# vfio-pci. The daemon runs with GPUMON_TEST_PAUSE_BEFORE_RESCAN_MS=20000 (the lab's hook into
-# the reset engine, see 86-kill9-reset) so that the reset is long enough to start into.
+# vfio-pci. So that the reset is long enough to start into, strace holds the daemon 20 s on
+# entering the open(2) of the bus's rescan file (as 86-kill9-reset does; no hook in gpumon):
+# a remove-rescan on an idle lab machine takes ~350 ms, less than virsh needs to reach the hook.
 # Changes the module registration order (the remove-rescan needs vfio-pci first).
 . "$LAB_REPO/lab/guest/daemon-lib.sh"
 . "$LAB_REPO/lab/guest/libvirt-lib.sh"
@@ -14,8 +15,12 @@ lv_setup || fatal "libvirtd runs"
 gd_alive && gd_stop
 check_cmd "vfio-pci registered before the host drivers" lv_registration_trick
 GD_GPU_EXTRA='reset_methods = ["remove-rescan"]' lv_gd_config "$LV_RESET_TOML"
-GPUMON_TEST_PAUSE_BEFORE_RESCAN_MS=20000 gd_start || fatal "daemon runs"
+gd_start || fatal "daemon runs"
 check_cmd "both on vfio-pci" wait_until 30 gd_both_vfio
+bus_rescan=$(readlink -f /sys/bus/pci/devices/$GPU_BRIDGE)/pci_bus/$(ls $(readlink -f /sys/bus/pci/devices/$GPU_BRIDGE)/pci_bus | head -1)/rescan
+strace -qq -f -o /dev/null -p "$GD_PID" -P "$bus_rescan" -e trace=openat -e inject=openat:delay_enter=20s &
+spid=$!
+wait_until 10 eval 'grep -q "^TracerPid:[[:space:]]*[1-9]" /proc/$GD_PID/status' || fatal "strace attached"
 lv_define lab-busy no
 lv_vm_start lab-busy; check_eq "virsh start (run 1)" "$?" 0 || echo "$LV_START_ERR"
 gd_mark
@@ -24,6 +29,7 @@ check_cmd "the remove-rescan reset began" wait_until 30 eval 'gd_since | grep -q
 lv_vm_start lab-busy; rc=$?
 check_eq "virsh start during the reset succeeds" "$rc" 0 || echo "$LV_START_ERR"
 note "virsh start took $LV_START_MS ms"
+kill $spid 2>/dev/null; wait $spid 2>/dev/null   # run 2's reset at full speed
 f=$(gd_since_file)
 check_cmd "the gate waited" grep -q 'the start waits' "$f"
 check_cmd "... and answered after the reset" grep -q 'gate: ready after waiting' "$f"
