@@ -151,8 +151,14 @@ check_cmd "it claims GPU and audio" wait_until 30 gd_both_vfio
 gpumon_json status --json
 check_eq "status answered by the installed daemon" "$(jdev $GPU state) $(jdev $AUDIO state)" "ok ok"
 
-# libvirt's `stopped end` call of the installed hook (qemu.d/50-gpumon -> /usr/bin/gpumon hook)
-hook_stop() { gd_domain_xml $GPU $AUDIO >"$LAB_TMP/hook.xml"; /etc/libvirt/hooks/qemu.d/50-gpumon "$1" stopped end - <"$LAB_TMP/hook.xml"; }
+# One VM run as libvirt's hook sees it: the run's start (`prepare begin` with the gate off, gd_hook_start: the
+# daemon tells stops apart by VM run, so a stop with no start since the last handled one is the same stop), then
+# the `stopped end` call of the installed hook (qemu.d/50-gpumon -> /usr/bin/gpumon hook)
+hook_stop() {
+  gd_domain_xml $GPU $AUDIO >"$LAB_TMP/hook.xml"
+  gd_hook_start "$1"
+  /etc/libvirt/hooks/qemu.d/50-gpumon "$1" stopped end - <"$LAB_TMP/hook.xml"
+}
 
 # State to keep across the upgrade: a reset budget of 1, spent by one stop and exceeded by a second (the slot is
 # quarantined), and a domain log followed (log positions).
